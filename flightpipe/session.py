@@ -1,0 +1,117 @@
+"""The one SparkSession builder every script uses."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from flightpipe.config import Section
+from flightpipe.errors import PipelineError
+
+
+def check_java() -> None:
+    """Fail with one sentence when no Java 17+ is found."""
+    java_home = os.environ.get("JAVA_HOME")
+    java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
+    if not java or not Path(java).exists():
+        raise PipelineError(
+            "Java 17 or newer is required but no 'java' was found; run 'make setup' "
+            "or install Debian's default-jdk-headless."
+        )
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PipelineError(f"{java} could not be run ({exc}); install default-jdk-headless.") from exc
+    text = out.stderr + out.stdout
+    for token in text.replace('"', " ").split():
+        head = token.split(".")[0]
+        if head.isdigit() and token[0].isdigit():
+            if int(head) < 17:
+                raise PipelineError(
+                    f"Spark 4 needs Java 17 or newer but {java} is Java {head}; "
+                    "install default-jdk-headless or set JAVA_HOME."
+                )
+            return
+
+
+def metastore_conf(cfg: Section) -> dict[str, str]:
+    """Hive metastore settings: embedded Derby by default, or an external database."""
+    meta = cfg.metastore
+    if meta.mode == "derby":
+        db = cfg.paths.metastore_db
+        return {"spark.hadoop.javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={db};create=true"}
+    if meta.mode == "external":
+        return {
+            "spark.hadoop.javax.jdo.option.ConnectionURL": meta.jdbc_url,
+            "spark.hadoop.javax.jdo.option.ConnectionDriverName": meta.jdbc_driver,
+            "spark.hadoop.javax.jdo.option.ConnectionUserName": meta.user,
+            "spark.hadoop.javax.jdo.option.ConnectionPassword": meta.password,
+            # First use of an empty metastore database creates Hive's tables.
+            "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+            "spark.hadoop.hive.metastore.schema.verification": "false",
+        }
+    raise PipelineError(
+        f"config key 'metastore.mode' in {cfg.config_file} must be 'derby' or 'external', not '{meta.mode}'."
+    )
+
+
+def session_conf(cfg: Section, app: str, hive: bool = True) -> dict[str, str]:
+    """Every Spark setting the pipeline sets, as one flat map."""
+    logs = cfg.paths.logs
+    java_opts = (
+        f"-Dlog4j2.configurationFile=file:{cfg.spark.log4j_config} "
+        f"-Dpipeline.log.dir={logs} "
+        f"-Dderby.stream.error.file={logs}/derby.log"
+    )
+    jars = [j for j in cfg.spark.jars if Path(j).is_file()]
+    conf = {
+        "spark.master": cfg.spark.master,
+        "spark.app.name": f"{cfg.spark.app_name}-{app}",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(cfg.spark.shuffle_partitions),
+        "spark.sql.warehouse.dir": cfg.paths.warehouse,
+        "spark.driver.memory": cfg.spark.driver_memory,
+        "spark.driver.extraJavaOptions": java_opts,
+        "spark.executor.extraJavaOptions": java_opts,
+        "spark.ui.showConsoleProgress": "true",
+        "spark.sql.adaptive.enabled": "true",
+    }
+    if jars:
+        conf["spark.jars"] = ",".join(jars)
+        conf["spark.driver.extraClassPath"] = os.pathsep.join(jars)
+    if hive:
+        conf["spark.sql.catalogImplementation"] = "hive"
+        conf.update(metastore_conf(cfg))
+    conf.update(cfg.spark.extra_conf)
+    return conf
+
+
+def build_session(cfg: Section, app: str, hive: bool = True) -> SparkSession:
+    """Build (or reuse) the session: master from config, UTC, Hive metastore at the project root."""
+    check_java()
+    for key in ("logs", "warehouse"):
+        Path(cfg.paths[key]).mkdir(parents=True, exist_ok=True)
+    builder = SparkSession.builder
+    for key, value in session_conf(cfg, app, hive).items():
+        builder = builder.config(key, value)
+    if hive:
+        builder = builder.enableHiveSupport()
+    spark = builder.getOrCreate()
+    _quiet_logs(spark, cfg)
+    return spark
+
+
+def _quiet_logs(spark: SparkSession, cfg: Section) -> None:
+    # Under spark-submit the driver JVM starts before our java options can apply,
+    # so point log4j (and Derby's log) at our settings once the JVM is up.
+    jvm = spark.sparkContext._jvm
+    system = jvm.java.lang.System
+    if system.getProperty("pipeline.log.dir") is None:
+        system.setProperty("pipeline.log.dir", cfg.paths.logs)
+        system.setProperty("derby.stream.error.file", f"{cfg.paths.logs}/derby.log")
+        uri = jvm.java.io.File(cfg.spark.log4j_config).toURI()
+        jvm.org.apache.logging.log4j.core.config.Configurator.reconfigure(uri)

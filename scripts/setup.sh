@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Install what this machine lacks, and nothing more: Java 17+, MariaDB server, the
+# MariaDB JDBC driver (Debian packages), a .venv with the pinned requirements, the JDBC
+# jar in jars/, and .env with a generated password. Safe to run again: it takes seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '[setup] %s\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        say "need root to run: $*  (run it yourself, then make setup again)"; exit 1; fi
+}
+
+java_ok() {
+    command -v java >/dev/null 2>&1 || return 1
+    local v
+    v=$(java -version 2>&1 | awk -F'"' '/version/ {print $2; exit}')
+    [ "${v%%.*}" -ge 17 ] 2>/dev/null
+}
+
+missing=()
+java_ok || missing+=(default-jdk-headless)
+{ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } || missing+=(mariadb-server)
+[ -f /usr/share/java/mariadb-java-client.jar ] || missing+=(libmariadb-java)
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -qq
+    as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    say "creating .venv"
+    "$PY" -m venv .venv
+fi
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$want" ]; then
+    say "installing Python requirements into .venv"
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+    echo "$want" > .venv/.requirements.sha256
+fi
+
+# spark-submit reads log4j2.properties from SPARK_HOME/conf before any of our code runs:
+# put the quiet settings there, with this project's log folder as the default.
+spark_conf=$(.venv/bin/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "conf"))')
+mkdir -p "$spark_conf" var/log
+sed "s#\${sys:pipeline.log.dir:-var/log}#\${sys:pipeline.log.dir:-$PWD/var/log}#" conf/log4j2.properties > "$spark_conf/log4j2.properties.new"
+if ! cmp -s "$spark_conf/log4j2.properties.new" "$spark_conf/log4j2.properties"; then
+    mv "$spark_conf/log4j2.properties.new" "$spark_conf/log4j2.properties"
+    say "installed quiet Spark logging into the venv's Spark"
+else
+    rm -f "$spark_conf/log4j2.properties.new"
+fi
+
+mkdir -p jars
+if ! cmp -s /usr/share/java/mariadb-java-client.jar jars/mariadb-java-client.jar; then
+    cp /usr/share/java/mariadb-java-client.jar jars/mariadb-java-client.jar
+    say "copied the MariaDB JDBC driver into jars/"
+fi
+
+if [ ! -f .env ]; then
+    password=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(18))')
+    sed "s/^GOLD_DB_PASSWORD=.*/GOLD_DB_PASSWORD=${password}/" .env.example > .env
+    chmod 600 .env
+    say "wrote .env with a generated database password"
+fi
+say "ready"

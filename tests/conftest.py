@@ -1,0 +1,81 @@
+"""Shared fixtures: one local[2] SparkSession with Hive for the whole run, and
+per-test project roots with their own config."""
+
+from __future__ import annotations
+
+import copy
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flightpipe.config import Section, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+BASE_CONFIG = REPO / "conf" / "pipeline.yaml"
+PYTHON = sys.executable
+
+
+def _merge(base: dict, overrides: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def write_config(root: Path, overrides: dict | None = None) -> Path:
+    """Write ``root/conf/pipeline.yaml``: the project's config rooted at ``root``."""
+    raw = yaml.safe_load(BASE_CONFIG.read_text())
+    raw = _merge(
+        raw,
+        {
+            "project": {"root": str(root)},
+            "spark": {
+                "master": "local[2]",
+                "shuffle_partitions": 2,
+                "driver_memory": "2g",
+                "log4j_config": str(REPO / "conf" / "log4j2.properties"),
+                "jars": [str(REPO / "jars" / "mariadb-java-client.jar")],
+                "extra_conf": {"spark.ui.enabled": "false"},
+            },
+        },
+    )
+    raw = _merge(raw, overrides or {})
+    path = root / "conf" / "pipeline.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@pytest.fixture()
+def make_config(tmp_path: Path):
+    """Factory: ``make_config(overrides)`` -> (loaded config, path of the yaml file)."""
+
+    def factory(overrides: dict | None = None, root: Path | None = None) -> tuple[Section, Path]:
+        path = write_config(root or tmp_path, overrides)
+        return load_config(path, environ={k: v for k, v in os.environ.items() if k != "PIPELINE_ROOT"}), path
+
+    return factory
+
+
+@pytest.fixture()
+def cfg(make_config) -> Section:
+    """The default config, rooted at this test's temporary folder."""
+    return make_config()[0]
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """One SparkSession (local[2], Hive, few shuffle partitions, no UI) for every test."""
+    from flightpipe.session import build_session
+
+    root = tmp_path_factory.mktemp("spark-session")
+    session_cfg = load_config(write_config(root), environ={})
+    session = build_session(session_cfg, "tests")
+    yield session
+    session.stop()

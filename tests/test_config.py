@@ -1,0 +1,92 @@
+"""Config loading: interpolation, path resolution, and one-sentence errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import BASE_CONFIG
+
+from flightpipe.config import interpolate, load_config, read_dotenv
+from flightpipe.errors import PipelineError
+
+
+def _write(tmp_path: Path, mutate) -> Path:
+    raw = yaml.safe_load(BASE_CONFIG.read_text())
+    mutate(raw)
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_interpolation_uses_environment_then_default():
+    env = {"A": "from-env", "EMPTY": ""}
+    assert interpolate("${A}/x", env, "k") == "from-env/x"
+    assert interpolate("${B:-fallback}", env, "k") == "fallback"
+    assert interpolate("${EMPTY:-fallback}", env, "k") == "fallback"
+    assert interpolate("${B:-}", env, "k") == ""
+    with pytest.raises(PipelineError, match=r"\$\{B\}.*B is not set"):
+        interpolate("${B}", env, "config key 'x'")
+
+
+def test_dotenv_is_parsed_with_quotes_and_comments(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# comment\nA=1\nexport B='two words'\nC=\"x=y\"\n\nnot a line\n")
+    assert read_dotenv(env_file) == {"A": "1", "B": "two words", "C": "x=y"}
+
+
+def test_dotenv_of_the_project_root_feeds_interpolation(tmp_path):
+    (tmp_path / ".env").write_text("SPARK_MASTER=local[3]\n")
+    path = _write(tmp_path, lambda raw: raw["project"].update(root=str(tmp_path)))
+    cfg = load_config(path, environ={})
+    assert cfg.spark.master == "local[3]"
+    # The environment wins over .env.
+    assert load_config(path, environ={"SPARK_MASTER": "local[1]"}).spark.master == "local[1]"
+
+
+def test_relative_paths_resolve_against_the_project_root_not_the_cwd(tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    path = _write(tmp_path, lambda raw: raw["project"].update(root=str(root)))
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(path, environ={})
+    assert cfg.paths.bronze == str(root / "bronze")
+    assert cfg.paths.logs == str(root / "var" / "log")
+    assert cfg.project.root == str(root)
+
+
+def test_default_root_is_the_repository(tmp_path):
+    cfg = load_config(BASE_CONFIG, environ={})
+    assert cfg.paths.bronze == str(BASE_CONFIG.parent.parent / "bronze")
+    assert cfg.spark.master == "local[*]"
+    assert cfg.ingest.embedded is True
+    assert cfg.spark.shuffle_partitions == 8
+
+
+def test_missing_key_names_the_key_and_the_file(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["paths"].pop("bronze"))
+    with pytest.raises(PipelineError) as err:
+        load_config(path, environ={})
+    assert str(err.value) == f"config key 'paths.bronze' is missing from {path}."
+
+
+def test_mistyped_key_names_the_key_and_the_file(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["spark"].update(mastr="local[1]"))
+    with pytest.raises(PipelineError) as err:
+        load_config(path, environ={})
+    assert f"config key 'spark.mastr' in {path} is not a known key" in str(err.value)
+
+
+def test_wrong_type_is_reported(tmp_path):
+    path = _write(tmp_path, lambda raw: raw["spark"].update(shuffle_partitions="many"))
+    with pytest.raises(PipelineError, match=r"'spark.shuffle_partitions' .* must be a number, not 'many'"):
+        load_config(path, environ={})
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(PipelineError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("spark: [unclosed\n")
+    with pytest.raises(PipelineError, match=r"is not valid YAML at line \d"):
+        load_config(bad)

