@@ -104,6 +104,27 @@ SPEC: dict[str, Any] = {
         "rule_actions": "dict",
         "weather_source_priority": "strs",
     },
+    "ml": {
+        "train_start": "str",
+        "train_end": "str",
+        "test_start": "str",
+        "test_end": "str",
+        "models": "strs",
+        "cutoff_minutes": "int",
+        "threshold": "float",
+        "seed": "int",
+        "train_ratio": "float",
+        "tuning_sample_fraction": "float",
+        "parallelism": "int",
+        "logistic": {"max_iter": "int", "reg_params": "strs", "elastic_net_params": "strs"},
+        "gbt": {
+            "max_iter": "int",
+            "max_depths": "strs",
+            "step_sizes": "strs",
+            "max_bins": "int",
+            "subsampling_rate": "float",
+        },
+    },
 }
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

@@ -100,6 +100,34 @@ NYC_FLIGHTS = struct(
     ("time_hour", TimestampType()),
 )
 
+# The header of the BTS "Reporting Carrier On-Time Performance (1987-present)" download, in
+# its order: 109 named columns, and each line ends with a comma (an empty 110th field).
+BTS_COLUMNS: tuple[str, ...] = (
+    "Year", "Quarter", "Month", "DayofMonth", "DayOfWeek", "FlightDate",
+    "Reporting_Airline", "DOT_ID_Reporting_Airline", "IATA_CODE_Reporting_Airline",
+    "Tail_Number", "Flight_Number_Reporting_Airline",
+    "OriginAirportID", "OriginAirportSeqID", "OriginCityMarketID", "Origin", "OriginCityName",
+    "OriginState", "OriginStateFips", "OriginStateName", "OriginWac",
+    "DestAirportID", "DestAirportSeqID", "DestCityMarketID", "Dest", "DestCityName",
+    "DestState", "DestStateFips", "DestStateName", "DestWac",
+    "CRSDepTime", "DepTime", "DepDelay", "DepDelayMinutes", "DepDel15", "DepartureDelayGroups",
+    "DepTimeBlk", "TaxiOut", "WheelsOff", "WheelsOn", "TaxiIn",
+    "CRSArrTime", "ArrTime", "ArrDelay", "ArrDelayMinutes", "ArrDel15", "ArrivalDelayGroups",
+    "ArrTimeBlk", "Cancelled", "CancellationCode", "Diverted",
+    "CRSElapsedTime", "ActualElapsedTime", "AirTime", "Flights", "Distance", "DistanceGroup",
+    "CarrierDelay", "WeatherDelay", "NASDelay", "SecurityDelay", "LateAircraftDelay",
+    "FirstDepTime", "TotalAddGTime", "LongestAddGTime",
+    "DivAirportLandings", "DivReachedDest", "DivActualElapsedTime", "DivArrDelay", "DivDistance",
+    *[
+        f"Div{i}{suffix}"
+        for i in range(1, 6)
+        for suffix in (
+            "Airport", "AirportID", "AirportSeqID", "WheelsOn", "TotalGTime", "LongestGTime",
+            "WheelsOff", "TailNum",
+        )
+    ],
+)  # fmt: skip
+
 # BTS On-Time Performance: the columns the pipeline uses, with their types. A BTS file
 # has about 110 columns; the others are kept in bronze as strings.
 BTS_REQUIRED: dict[str, DataType] = {
@@ -128,8 +156,6 @@ BTS_OPTIONAL: dict[str, DataType] = {
     "Month": IntegerType(),
     "DayofMonth": IntegerType(),
 }
-# The columns a streaming BTS feed is read with (a stream needs one fixed schema).
-BTS_STREAM = struct(*BTS_REQUIRED.items(), *BTS_OPTIONAL.items())
 
 
 def bts_schema(header: list[str]) -> StructType:
@@ -144,6 +170,11 @@ def bts_schema(header: list[str]) -> StructType:
         dtype = BTS_REQUIRED.get(name) or BTS_OPTIONAL.get(name) or StringType()
         fields.append(StructField(name, dtype, True))
     return StructType(fields)
+
+
+# The columns a streaming BTS feed is read with (a stream needs one fixed schema): the
+# whole download layout, so real BTS files stream as they are.
+BTS_STREAM = bts_schema([*BTS_COLUMNS, ""])
 
 
 def with_corrupt_column(schema: StructType) -> StructType:

@@ -50,8 +50,12 @@ def metastore_conf(cfg: Section) -> dict[str, str]:
             "spark.hadoop.javax.jdo.option.ConnectionDriverName": meta.jdbc_driver,
             "spark.hadoop.javax.jdo.option.ConnectionUserName": meta.user,
             "spark.hadoop.javax.jdo.option.ConnectionPassword": meta.password,
-            # First use of an empty metastore database creates Hive's tables.
-            "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+            # First use of an empty metastore database creates Hive's tables. Without
+            # foreign keys: on MariaDB, DataNucleus adds them with ALTER TABLE while its own
+            # open transaction holds a metadata lock on the referenced table, and waits forever.
+            "spark.hadoop.datanucleus.schema.autoCreateTables": "true",
+            "spark.hadoop.datanucleus.schema.autoCreateColumns": "true",
+            "spark.hadoop.datanucleus.schema.autoCreateConstraints": "false",
             "spark.hadoop.hive.metastore.schema.verification": "false",
         }
     raise PipelineError(

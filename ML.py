@@ -1,0 +1,57 @@
+"""Train the flight-delay models on silver, or score a date range with the latest one.
+
+Usage:
+    spark-submit ML.py [--config conf/pipeline.yaml]
+    spark-submit ML.py --score --start 2013-12-01 --end 2013-12-31 [--config conf/pipeline.yaml]
+
+Training reads silver.flights and silver.weather_hourly, fits the models of the ``ml`` config
+section on the training period, measures them on the test period, saves each under
+models/<model>/<version>/ and records the metrics in silver.model_metrics. Scoring writes
+silver.delay_predictions for the flights scheduled in the range, replacing earlier scores of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+
+from flightpipe import cli
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.base_parser(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--score", action="store_true", help="score flights with the latest model instead of training"
+    )
+    parser.add_argument("--start", type=_day, help="first scheduled date to score (YYYY-MM-DD)")
+    parser.add_argument("--end", type=_day, help="last scheduled date to score (YYYY-MM-DD)")
+    args = parser.parse_args(argv)
+    if args.score and (args.start is None or args.end is None):
+        parser.error("--score needs --start and --end")
+    if not args.score and (args.start or args.end):
+        parser.error("--start and --end only apply with --score")
+
+    def body(cfg) -> int:
+        from flightpipe.models import run_stage
+        from flightpipe.session import build_session
+
+        spark = build_session(cfg, "ml")
+        try:
+            run_stage(spark, cfg, (args.start, args.end) if args.score else None)
+        finally:
+            spark.stop()
+        return 0
+
+    return cli.run("ml", args.config, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

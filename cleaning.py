@@ -1,0 +1,39 @@
+"""Clean bronze into the Hive-backed silver warehouse, with quality rules and a quarantine.
+
+Usage:
+    spark-submit cleaning.py [--config conf/pipeline.yaml] [--full-refresh]
+
+Rebuilds the silver months whose bronze flight files changed since the last run (all of
+them with --full-refresh, a changed cleaning config or changed airports), plus weather,
+airports and airlines when their bronze files changed. Running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from flightpipe import cli
+from flightpipe.session import build_session
+from flightpipe.silver import clean
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = cli.base_parser(__doc__.splitlines()[0])
+    parser.add_argument(
+        "--full-refresh", action="store_true", help="rebuild every silver table from all of bronze"
+    )
+    args = parser.parse_args(argv)
+
+    def body(cfg) -> int:
+        spark = build_session(cfg, "cleaning")
+        try:
+            clean(spark, cfg, full_refresh=args.full_refresh)
+        finally:
+            spark.stop()
+        return 0
+
+    return cli.run("cleaning", args.config, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""Loading gold marts into MariaDB/MySQL: typed DDL, Spark's JDBC writer, one atomic swap.
+
+Each mart goes to a staging table ``<name>__stage`` that this module creates with typed
+columns, keys, indexes and comments (mysql-connector-python), Spark's JDBC writer appends
+the rows, the row count is checked, and a single ``RENAME TABLE`` then swaps every staged
+table in at once. A reader sees the old complete tables or the new complete ones, never a
+missing or half-filled one; when anything fails the old tables stay and the staging tables
+are dropped. The password is only ever handed to the drivers, never put in a URL or message.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import reduce
+from pathlib import Path
+
+import mysql.connector
+from mysql.connector import errorcode
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from flightpipe.config import Section
+from flightpipe.errors import PipelineError
+
+log = logging.getLogger("flightpipe.jdbc")
+
+JDBC_DRIVER = "org.mariadb.jdbc.Driver"
+STAGE_SUFFIX = "__stage"
+OLD_SUFFIX = "__old"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a gold table: name, MariaDB type (with NULL/NOT NULL) and comment."""
+
+    name: str
+    sql_type: str
+    comment: str
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A gold table: its columns in order, keys, indexes and the comment BI users read."""
+
+    name: str
+    comment: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    indexes: tuple[tuple[str, ...], ...] = field(default=())
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def create_table_sql(spec: TableSpec, table: str | None = None) -> str:
+    """``CREATE TABLE`` for ``spec`` under the name ``table`` (default: the spec's name)."""
+    lines = [f"  `{c.name}` {c.sql_type} COMMENT {_quote(c.comment)}" for c in spec.columns]
+    lines.append("  PRIMARY KEY (" + ", ".join(f"`{k}`" for k in spec.primary_key) + ")")
+    for cols in spec.indexes:
+        lines.append(f"  KEY `ix_{'_'.join(cols)}` (" + ", ".join(f"`{c}`" for c in cols) + ")")
+    return (
+        f"CREATE TABLE `{table or spec.name}` (\n"
+        + ",\n".join(lines)
+        + "\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
+        + f" COMMENT={_quote(spec.comment)}"
+    )
+
+
+def jdbc_url(gold: Section) -> str:
+    """JDBC URL for Spark. ``jdbc:mysql:`` makes Spark use its MySQL dialect (backquoted
+    identifiers); ``permitMysqlScheme`` lets the MariaDB driver accept that scheme."""
+    return (
+        f"jdbc:mysql://{gold.host}:{gold.port}/{gold.database}"
+        "?permitMysqlScheme&rewriteBatchedStatements=true"
+    )
+
+
+def _where(gold: Section) -> str:
+    return f"MariaDB at {gold.host}:{gold.port}"
+
+
+def translate_error(err: mysql.connector.Error, gold: Section) -> PipelineError:
+    """One plain sentence for a connection or statement failure (no password in it)."""
+    code = getattr(err, "errno", None)
+    if code in (errorcode.CR_CONN_HOST_ERROR, errorcode.CR_CONNECTION_ERROR, errorcode.CR_UNKNOWN_HOST, 2013):
+        return PipelineError(
+            f"{_where(gold)} is not reachable; start it with 'scripts/mariadb.sh start' "
+            "or set gold.host / gold.port (GOLD_DB_HOST, MARIADB_PORT) to a running server."
+        )
+    if code == errorcode.ER_ACCESS_DENIED_ERROR:
+        return PipelineError(
+            f"{_where(gold)} refused the login of user '{gold.user}' (wrong password?); check "
+            "GOLD_DB_USER and GOLD_DB_PASSWORD in .env, then run 'scripts/mariadb.sh start' to apply them."
+        )
+    if code == errorcode.ER_BAD_DB_ERROR:
+        return PipelineError(
+            f"database '{gold.database}' does not exist on {_where(gold)}; 'scripts/mariadb.sh start' "
+            "creates it on the local server, or create it on yours."
+        )
+    if code in (errorcode.ER_DBACCESS_DENIED_ERROR, errorcode.ER_TABLEACCESS_DENIED_ERROR):
+        return PipelineError(
+            f"user '{gold.user}' may not create tables in '{gold.database}' on {_where(gold)}; "
+            "grant it ALL PRIVILEGES on that database."
+        )
+    msg = str(getattr(err, "msg", "") or err).splitlines()[0][:300]
+    return PipelineError(f"{_where(gold)} failed: {msg}.")
+
+
+@contextmanager
+def connect(gold: Section) -> Iterator:
+    """A mysql-connector connection to the gold database, failures as one sentence."""
+    try:
+        conn = mysql.connector.connect(
+            host=gold.host,
+            port=gold.port,
+            user=gold.user,
+            password=gold.password,
+            database=gold.database,
+            connection_timeout=gold.connect_timeout_seconds,
+            autocommit=True,
+        )
+    except mysql.connector.Error as err:
+        raise translate_error(err, gold) from None
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def check_driver_jar(cfg: Section) -> None:
+    """The configured JDBC driver jar must exist (the session would silently leave it out)."""
+    missing = [j for j in cfg.spark.jars if not Path(j).is_file()]
+    if missing:
+        raise PipelineError(
+            f"the JDBC driver jar {missing[0]} is missing; run 'make setup' (it copies Debian's "
+            "libmariadb-java jar there) or fix spark.jars."
+        )
+    if not any("mariadb" in Path(j).name or "mysql" in Path(j).name for j in cfg.spark.jars):
+        raise PipelineError(
+            f"spark.jars in {cfg.config_file} names no MariaDB/MySQL JDBC driver jar; "
+            "add jars/mariadb-java-client.jar (make setup puts it there)."
+        )
+
+
+def check_target(cfg: Section) -> None:
+    """Fail fast, before Spark starts: driver jar present, server reachable, login accepted."""
+    check_driver_jar(cfg)
+    with connect(cfg.gold) as conn:
+        cur = conn.cursor()
+        cur.execute("SELECT 1")
+        cur.fetchall()
+        cur.close()
+
+
+def _execute(conn, gold: Section, *statements: str) -> None:
+    cur = conn.cursor()
+    try:
+        for sql in statements:
+            cur.execute(sql)
+    except mysql.connector.Error as err:
+        raise translate_error(err, gold) from None
+    finally:
+        cur.close()
+
+
+def _existing_tables(conn) -> set[str]:
+    cur = conn.cursor()
+    cur.execute("SHOW TABLES")
+    names = {row[0] for row in cur.fetchall()}
+    cur.close()
+    return names
+
+
+def _count(conn, table: str) -> int:
+    cur = conn.cursor()
+    cur.execute(f"SELECT COUNT(*) FROM `{table}`")
+    (n,) = cur.fetchone()
+    cur.close()
+    return int(n)
+
+
+def write_stage(df: DataFrame, gold: Section, table: str) -> None:
+    """Append ``df`` to an existing table through Spark's JDBC writer (one connection per
+    partition; the small marts go through one)."""
+    (
+        df.coalesce(1)
+        .write.format("jdbc")
+        .mode("append")
+        .option("url", jdbc_url(gold))
+        .option("driver", JDBC_DRIVER)
+        .option("dbtable", table)
+        .option("user", gold.user)
+        .option("password", gold.password)
+        .option("batchsize", gold.batch_size)
+        .save()
+    )
+
+
+def _java_sentence(exc: Exception, table: str, gold: Section) -> PipelineError:
+    text = str(exc)
+    if "ClassNotFoundException" in text or "No suitable driver" in text:
+        return PipelineError(
+            f"the JDBC driver {JDBC_DRIVER} is not on Spark's class path; run 'make setup' "
+            "and keep jars/mariadb-java-client.jar in spark.jars."
+        )
+    if "Could not connect" in text or "Connection refused" in text or "Socket fail" in text:
+        return PipelineError(
+            f"{_where(gold)} went away while loading {table}; start it with 'scripts/mariadb.sh start' "
+            "and run gold.py again (the previous tables were kept)."
+        )
+    if "Access denied" in text:
+        return PipelineError(f"{_where(gold)} refused user '{gold.user}' while loading {table}; check .env.")
+    for line in text.splitlines():
+        if "SQLException" in line or "BatchUpdateException" in line or "SQLIntegrityConstraint" in line:
+            detail = line.split(":", 1)[-1].strip()[:300]
+            return PipelineError(
+                f"loading {table} into {_where(gold)} failed ({detail}); the previous tables were kept."
+            )
+    return PipelineError(
+        f"loading {table} into {_where(gold)} failed ({type(exc).__name__}); the previous tables "
+        "were kept and the details are in the log."
+    )
+
+
+def count_rows(frames: Sequence[DataFrame]) -> list[int]:
+    """Row counts of several frames in one Spark job (their stages run side by side, and
+    persisted frames are materialised on the way)."""
+    if not frames:
+        return []
+    tagged = [df.select(F.lit(i).alias("_frame")) for i, df in enumerate(frames)]
+    counts = dict(reduce(DataFrame.unionAll, tagged).groupBy("_frame").count().collect())
+    return [int(counts.get(i, 0)) for i in range(len(frames))]
+
+
+def load_tables(
+    cfg: Section, marts: Sequence[tuple[TableSpec, DataFrame]], expected: Sequence[int] | None = None
+) -> dict[str, int]:
+    """Load every mart atomically; return rows per table.
+
+    All staging tables are filled and their row counts checked against ``expected`` (counted
+    here when not given) first; one ``RENAME TABLE`` statement then swaps them all in, so BI
+    readers never see a mix of two runs either.
+    """
+    gold = cfg.gold
+    if expected is None:
+        expected = count_rows([df for _, df in marts])
+    counts: dict[str, int] = {}
+    with connect(gold) as conn:
+        staged: list[str] = []
+        try:
+            for (spec, df), rows in zip(marts, expected, strict=True):
+                began = time.monotonic()
+                stage = spec.name + STAGE_SUFFIX
+                _execute(conn, gold, f"DROP TABLE IF EXISTS `{stage}`", create_table_sql(spec, stage))
+                staged.append(stage)
+                try:
+                    write_stage(df.select(*spec.column_names), gold, stage)
+                except Exception as exc:
+                    log.debug("JDBC write of %s failed", stage, exc_info=True)
+                    raise _java_sentence(exc, spec.name, gold) from None
+                loaded = _count(conn, stage)
+                if loaded != rows:
+                    raise PipelineError(
+                        f"{stage} holds {loaded} rows after the load instead of {rows}; "
+                        "the previous tables were kept."
+                    )
+                counts[spec.name] = loaded
+                log.info("staged %-24s %8d rows in %5.1f s", spec.name, loaded, time.monotonic() - began)
+            existing = _existing_tables(conn)
+            renames, olds = [], []
+            for spec, _ in marts:
+                if spec.name in existing:
+                    old = spec.name + OLD_SUFFIX
+                    _execute(conn, gold, f"DROP TABLE IF EXISTS `{old}`")
+                    renames.append(f"`{spec.name}` TO `{old}`")
+                    olds.append(old)
+                renames.append(f"`{spec.name}{STAGE_SUFFIX}` TO `{spec.name}`")
+            # One statement: every table is swapped at once, or none is.
+            _execute(conn, gold, "RENAME TABLE " + ", ".join(renames))
+            staged.clear()
+            for old in olds:
+                _execute(conn, gold, f"DROP TABLE IF EXISTS `{old}`")
+        except mysql.connector.Error as err:
+            raise translate_error(err, gold) from None
+        finally:
+            _drop_quietly(conn, staged)
+    return counts
+
+
+def _drop_quietly(conn, tables: list[str]) -> None:
+    """Best-effort removal of staging tables after a failure (the server may be gone)."""
+    for table in tables:
+        try:
+            cur = conn.cursor()
+            cur.execute(f"DROP TABLE IF EXISTS `{table}`")
+            cur.close()
+        except mysql.connector.Error:
+            log.debug("could not drop %s", table, exc_info=True)

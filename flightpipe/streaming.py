@@ -1,0 +1,504 @@
+"""Structured Streaming of new flight CSV files from the landing folder into bronze.
+
+Two queries read the landing folder with the same explicit schema:
+
+* ``flights`` keeps the lines that parse and writes them with Spark's parquet file sink to
+  ``bronze/flights`` (partitioned by ``flight_date``). The sink's ``_spark_metadata`` log and
+  the checkpoint make it exactly-once: a micro-batch cut short by a crash is run again on
+  restart, and readers of ``bronze/flights`` only see files of committed micro-batches.
+* ``flights_rejected`` keeps the lines that do not parse and writes them, with a reason, to
+  ``bronze/_rejected/table=flights/source_format=<fmt>``, one file per micro-batch named after
+  the micro-batch id. A re-run of a micro-batch finds its file and writes nothing, so this
+  query is exactly-once too, and the folder holds no leftovers a reader could count twice.
+
+Each query has its own checkpoint, so each catches up on its own after a crash. Nothing here
+opens the Hive metastore: bronze is written by path.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming import StreamingQuery
+from pyspark.sql.types import StringType, StructType
+
+from flightpipe import bronze
+from flightpipe import schemas as S
+from flightpipe.config import Section
+from flightpipe.errors import PipelineError
+from flightpipe.runlog import StageRun
+
+log = logging.getLogger("flightpipe.streaming")
+
+TABLE = "flights"
+REJECTED_QUERY = "flights_rejected"
+REJECT_COLUMNS = ("source_file", "line", "reason", "_ingested_at", "_batch_id")
+# Splits on commas outside double quotes, the way the CSV parser counts fields.
+_FIELD_SPLIT = r',(?=(?:[^"]*"[^"]*")*[^"]*$)'
+
+
+@dataclass(frozen=True)
+class FeedFormat:
+    """Column layout of the files dropped in the landing folder."""
+
+    name: str
+    schema: StructType
+    null_value: str
+    date_reason: str  # why a line without a usable flight date is rejected
+
+    def flight_date(self) -> Column:
+        """The scheduled flight date of a row; null when the row has no valid date."""
+        if self.name == "bts":
+            return F.col("FlightDate")
+        # try_ variant: a month 13 must reject the line, not fail the whole micro-batch (ANSI).
+        return F.to_date(
+            F.try_make_timestamp_ntz(
+                F.col("year"), F.col("month"), F.col("day"), F.lit(0), F.lit(0), F.lit(0)
+            )
+        )
+
+
+FORMATS = {
+    "nycflights13": FeedFormat(
+        "nycflights13", S.NYC_FLIGHTS, S.NYC_NULL, "year, month and day are not a valid date"
+    ),
+    "bts": FeedFormat("bts", S.BTS_STREAM, S.BTS_NULL, "FlightDate is missing"),
+}
+
+
+def feed_format(cfg: Section) -> FeedFormat:
+    """The configured feed format, or one sentence naming the allowed ones."""
+    name = cfg.streaming.format
+    if name not in FORMATS:
+        raise PipelineError(
+            f"config key 'streaming.format' in {cfg.config_file} must be one of "
+            f"{', '.join(FORMATS)}, not '{name}'."
+        )
+    return FORMATS[name]
+
+
+@dataclass(frozen=True)
+class StreamPaths:
+    """Where the stream reads, writes and keeps its state."""
+
+    landing: str
+    sink: str
+    rejected: str
+    checkpoint: str
+    rejected_checkpoint: str
+
+    @classmethod
+    def of(cls, cfg: Section, fmt: FeedFormat) -> StreamPaths:
+        checkpoints = Path(cfg.paths.checkpoints)
+        return cls(
+            landing=cfg.paths.landing,
+            sink=str(Path(cfg.paths.bronze) / TABLE),
+            rejected=str(bronze.rejected_path(cfg.paths.bronze, TABLE, fmt.name)),
+            checkpoint=str(checkpoints / TABLE),
+            rejected_checkpoint=str(checkpoints / REJECTED_QUERY),
+        )
+
+
+# --- pure transforms --------------------------------------------------------------------
+
+
+def with_flight_date(df: DataFrame, fmt: FeedFormat) -> DataFrame:
+    """Add ``flight_date`` (date), the partition column of bronze/flights."""
+    return df.withColumn("flight_date", fmt.flight_date())
+
+
+def with_lineage(df: DataFrame, fmt: FeedFormat, batch_id: str) -> DataFrame:
+    """Add ``source_format``, ``_ingested_at`` (the micro-batch time) and ``_batch_id``.
+
+    ``_source_file`` is set by :func:`read_feed`, where the file metadata is at hand.
+    """
+    return df.withColumns(
+        {
+            "source_format": F.lit(fmt.name),
+            # current_timestamp() is fixed per micro-batch in a streaming query.
+            "_ingested_at": F.current_timestamp(),
+            "_batch_id": F.lit(batch_id),
+        }
+    )
+
+
+def is_malformed() -> Column:
+    """True for a line the CSV parser could not read or that has no usable flight date."""
+    return F.col(S.CORRUPT_COLUMN).isNotNull() | F.col("flight_date").isNull()
+
+
+def filter_malformed(df: DataFrame) -> DataFrame:
+    """The rows bronze/flights keeps: parsed lines with a flight date, without the corrupt column."""
+    return df.filter(~is_malformed()).drop(S.CORRUPT_COLUMN)
+
+
+def _type_name(dtype) -> str:
+    return {"int": "an integer", "double": "a number", "date": "a date", "timestamp": "a timestamp"}.get(
+        dtype.simpleString(), dtype.simpleString()
+    )
+
+
+def reject_reason(fmt: FeedFormat) -> Column:
+    """Why a line was rejected: broken quoting, field count, or the first value of a wrong type."""
+    line = F.col(S.CORRUPT_COLUMN)
+    expected = len(fmt.schema.fields)
+    fields = F.split(line, _FIELD_SPLIT)
+    quotes = F.length(line) - F.length(F.regexp_replace(line, '"', ""))
+    reason = F.when(quotes % 2 == 1, F.lit("broken quoting: unbalanced double quote")).when(
+        F.size(fields) != expected, F.format_string(f"has %d fields, expected {expected}", F.size(fields))
+    )
+    for i, field_ in enumerate(fmt.schema.fields):
+        if isinstance(field_.dataType, StringType):
+            continue
+        raw = F.regexp_replace(F.element_at(fields, i + 1), r'^\s*"|"\s*$', "")
+        bad = (raw != F.lit(fmt.null_value)) & (raw != "") & raw.try_cast(field_.dataType).isNull()
+        reason = reason.when(
+            bad, F.format_string(f"{field_.name} is not {_type_name(field_.dataType)}: '%s'", raw)
+        )
+    reason = reason.otherwise(F.lit(f"does not parse with the {fmt.name} schema"))
+    return F.when(line.isNull(), F.lit(fmt.date_reason)).otherwise(reason)
+
+
+def filter_rejected(df: DataFrame, fmt: FeedFormat) -> DataFrame:
+    """The rejected lines: file, raw line, reason and lineage (the bronze/_rejected columns)."""
+    raw_columns = [F.col(f.name) for f in fmt.schema.fields]
+    # A line that parsed but has no flight date has no corrupt text: write the parsed values
+    # back as CSV (numbers may differ in form from the file, e.g. 2.0 for 2).
+    rebuilt = F.to_csv(
+        F.struct(*raw_columns),
+        {
+            "nullValue": fmt.null_value,
+            "timestampFormat": "yyyy-MM-dd'T'HH:mm:ssXXX",
+            "dateFormat": "yyyy-MM-dd",
+        },
+    )
+    return df.filter(is_malformed()).select(
+        F.col("_source_file").alias("source_file"),
+        F.coalesce(F.col(S.CORRUPT_COLUMN), rebuilt).alias("line"),
+        reject_reason(fmt).alias("reason"),
+        "_ingested_at",
+        "_batch_id",
+    )
+
+
+def with_batch_counts(df: DataFrame) -> DataFrame:
+    """Attach per-micro-batch counts (rows, rejected, files) to the query's progress reports."""
+    return df.observe(
+        "batch_counts",
+        F.count(F.lit(1)).alias("rows"),
+        F.coalesce(F.sum(is_malformed().cast("long")), F.lit(0)).alias("rejected"),
+        F.size(F.collect_set("_source_file")).alias("files"),
+    )
+
+
+# --- extract and load -------------------------------------------------------------------
+
+
+def read_feed(
+    spark: SparkSession, landing: str, fmt: FeedFormat, max_files: int, max_file_age: str
+) -> DataFrame:
+    """The landing folder as a stream of parsed lines, each with ``_source_file``."""
+    raw = (
+        spark.readStream.schema(S.with_corrupt_column(fmt.schema))
+        .option("header", True)
+        .option("nullValue", fmt.null_value)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", S.CORRUPT_COLUMN)
+        .option("multiLine", False)
+        .option("pathGlobFilter", "*.csv")
+        .option("maxFilesPerTrigger", max_files)
+        # Spark ignores files older than this relative to the newest one it has seen, and
+        # forgets the names of files older than that: a long age means a late file is never
+        # skipped and a rewritten file name is never read a second time.
+        .option("maxFileAge", max_file_age)
+        .csv(landing)
+    )
+    source_file = F.regexp_replace(F.col("_metadata.file_path"), r"^file:(//)?(?=/)", "")
+    return raw.select("*", source_file.alias("_source_file"))
+
+
+def bronze_rows(df: DataFrame, fmt: FeedFormat, batch_id: str) -> DataFrame:
+    """Parsed lines with flight date and lineage, malformed ones still in (and flagged)."""
+    return df.transform(with_flight_date, fmt).transform(with_lineage, fmt, batch_id)
+
+
+def check_state(paths: StreamPaths) -> None:
+    """Refuse to start when the checkpoint and the sink's log disagree.
+
+    A file sink skips micro-batch ids its ``_spark_metadata`` already holds, so a fresh
+    checkpoint over an old sink would silently drop data, and an old checkpoint over an
+    emptied sink would never read the files again.
+    """
+    has_log = (Path(paths.sink) / "_spark_metadata").is_dir() and any(
+        (Path(paths.sink) / "_spark_metadata").iterdir()
+    )
+    commits = Path(paths.checkpoint) / "commits"
+    has_commits = commits.is_dir() and any(p.name.isdigit() for p in commits.iterdir())
+    if has_log and not has_commits:
+        raise PipelineError(
+            f"{paths.sink} was written by a streaming query whose checkpoint {paths.checkpoint} "
+            "is missing; restore the checkpoint, or delete both folders (and bronze/_rejected/"
+            "table=flights, checkpoints/flights_rejected) to ingest the landing folder again."
+        )
+    if has_commits and not has_log:
+        raise PipelineError(
+            f"the checkpoint {paths.checkpoint} records files already ingested but {paths.sink} "
+            "has no _spark_metadata log; delete the checkpoint folders flights and "
+            "flights_rejected to ingest the landing folder again."
+        )
+
+
+@dataclass
+class RejectedWriter:
+    """foreachBatch body of the rejected query: one parquet file per micro-batch, idempotent."""
+
+    folder: str
+    rows: int = 0
+    files: int = 0
+
+    def target(self, batch_id: int) -> Path:
+        return Path(self.folder) / f"part-batch-{batch_id:08d}.parquet"
+
+    def __call__(self, df: DataFrame, batch_id: int) -> None:
+        target = self.target(batch_id)
+        if target.exists():
+            # Written before a crash, but the micro-batch was not marked done: nothing to redo.
+            return
+        # An underscore folder is invisible to readers of bronze/_rejected.
+        staging = Path(self.folder) / f"_staging-batch-{batch_id:08d}"
+        # repartition, not coalesce: coalesce(1) would parse the whole micro-batch in one task.
+        df.repartition(1).write.mode("overwrite").parquet(str(staging))
+        rows = df.sparkSession.read.parquet(str(staging)).count()
+        if rows:
+            part = next(staging.glob("part-*.parquet"))
+            # One file, one rename: the micro-batch's rejected lines appear all at once.
+            part.rename(target)
+            self.rows += rows
+            self.files += 1
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+@dataclass
+class StreamTotals:
+    """What the run did, from the progress reports of the bronze query."""
+
+    batches: int = 0
+    files: int = 0
+    rows_in: int = 0
+    rejected: int = 0
+    seconds: float = 0.0
+    logged: set[tuple[str, int]] = field(default_factory=set)
+
+    @property
+    def rows_out(self) -> int:
+        return self.rows_in - self.rejected
+
+    def add(self, query: StreamingQuery) -> None:
+        """Log one line per new micro-batch with data; skip the idle progress reports."""
+        for progress in query.recentProgress:
+            counts = progress.observedMetrics.get("batch_counts")
+            # Idle reports carry the id of the next micro-batch: only count reports with data.
+            if not progress.numInputRows or counts is None:
+                continue
+            key = (progress.runId, progress.batchId)
+            if key in self.logged:
+                continue
+            self.logged.add(key)
+            seconds = progress.durationMs.get("triggerExecution", 0) / 1000
+            self.batches += 1
+            self.files += counts["files"]
+            self.rows_in += counts["rows"]
+            self.rejected += counts["rejected"]
+            self.seconds += seconds
+            log.info(
+                "batch %d: %d files, %s rows, %s rows/s, %d rejected",
+                progress.batchId,
+                counts["files"],
+                f"{counts['rows']:,}",
+                f"{counts['rows'] / seconds:,.0f}" if seconds else "-",
+                counts["rejected"],
+            )
+
+
+@dataclass
+class StreamOptions:
+    """How the queries are triggered."""
+
+    available_now: bool
+    trigger_seconds: float
+    max_files_per_trigger: int
+
+
+def start_queries(
+    spark: SparkSession, cfg: Section, options: StreamOptions, batch_id: str, rejected: RejectedWriter
+) -> list[StreamingQuery]:
+    """Start the bronze query and the rejected-lines query."""
+    fmt = feed_format(cfg)
+    paths = StreamPaths.of(cfg, fmt)
+    max_files = (
+        cfg.streaming.available_now_max_files if options.available_now else options.max_files_per_trigger
+    )
+
+    def source() -> DataFrame:
+        return read_feed(spark, paths.landing, fmt, max_files, cfg.streaming.max_file_age).transform(
+            bronze_rows, fmt, batch_id
+        )
+
+    def triggered(writer):
+        if options.available_now:
+            return writer.trigger(availableNow=True)
+        return writer.trigger(processingTime=f"{options.trigger_seconds} seconds")
+
+    good = (
+        source()
+        .transform(with_batch_counts)
+        .transform(filter_malformed)
+        .writeStream.queryName(TABLE)
+        .format("parquet")
+        .option("path", paths.sink)
+        .option("checkpointLocation", paths.checkpoint)
+        .partitionBy("flight_date")
+        .outputMode("append")
+    )
+    bad = (
+        source()
+        .transform(filter_rejected, fmt)
+        .writeStream.queryName(REJECTED_QUERY)
+        .foreachBatch(rejected)
+        .option("checkpointLocation", paths.rejected_checkpoint)
+    )
+    return [triggered(good).start(), triggered(bad).start()]
+
+
+class StopSignal:
+    """SIGINT/SIGTERM ask the queries to stop once their current micro-batch is done."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignal:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, _frame) -> None:
+        if not self.event.is_set():
+            log.info("%s received: stopping after the current micro-batch", signal.Signals(signum).name)
+        self.event.set()
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _last_batch(query: StreamingQuery) -> tuple[str, int, str] | None:
+    progress = query.lastProgress
+    return (progress.runId, progress.batchId, progress.timestamp) if progress else None
+
+
+def watch(
+    queries: list[StreamingQuery], totals: StreamTotals, stop: threading.Event, poll: float = 0.25
+) -> None:
+    """Log progress until every query has ended; on a stop request end each after its micro-batch."""
+    bronze_query = queries[0]
+    # Per query, the last progress report seen when the stop was asked for.
+    stop_marks: dict[str, tuple[bool, tuple | None]] = {}
+    while True:
+        totals.add(bronze_query)
+        active = [q for q in queries if q.isActive]
+        if not active:
+            break
+        if stop.is_set():
+            for q in active:
+                if q.id not in stop_marks:
+                    stop_marks[q.id] = (q.status["isTriggerActive"], _last_batch(q))
+                was_busy, mark = stop_marks[q.id]
+                # Stop once the micro-batch running at the signal has reported (it is then
+                # committed). A trigger that starts in between is interrupted; it is in the
+                # offset log, so the next run does it again, exactly once.
+                if not was_busy or _last_batch(q) != mark or not q.status["isTriggerActive"]:
+                    q.stop()
+        time.sleep(0.05 if stop.is_set() else poll)
+    totals.add(bronze_query)
+    for q in queries:
+        exc = q.exception()
+        if exc is not None:
+            first = (str(exc).strip().splitlines() or ["unknown error"])[0]
+            raise PipelineError(
+                f"the streaming query '{q.name}' failed ({first[:300]}); the checkpoint is intact, "
+                "fix the cause and run streaming.py again to resume."
+            )
+
+
+def run_streaming(
+    spark: SparkSession,
+    cfg: Section,
+    options: StreamOptions,
+    on_started: Callable[[list[StreamingQuery]], None] | None = None,
+) -> StreamTotals:
+    """Stream the landing folder into bronze until it is drained (available-now) or stopped."""
+    fmt = feed_format(cfg)
+    paths = StreamPaths.of(cfg, fmt)
+    check_state(paths)
+    for folder in (paths.landing, paths.rejected):
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    batch_id = bronze.new_batch_id("streaming")
+    totals = StreamTotals()
+    rejected = RejectedWriter(paths.rejected)
+    started = time.monotonic()
+    with StageRun(cfg, "streaming") as run, StopSignal() as stop:
+        if options.available_now:
+            log.info("reading every %s file in %s, then stopping", fmt.name, paths.landing)
+        else:
+            log.info(
+                "watching %s for %s files every %s s (at most %d files per micro-batch); "
+                "Ctrl-C or SIGTERM stops after the current micro-batch",
+                paths.landing,
+                fmt.name,
+                f"{options.trigger_seconds:g}",
+                options.max_files_per_trigger,
+            )
+        queries = start_queries(spark, cfg, options, batch_id, rejected)
+        if on_started:
+            on_started(queries)
+        try:
+            watch(queries, totals, stop.event)
+        finally:
+            for q in queries:
+                if q.isActive:
+                    q.stop()
+        run.rows_in, run.rows_out, run.rows_rejected = totals.rows_in, totals.rows_out, rejected.rows
+        run.details = {
+            "format": fmt.name,
+            "files": totals.files,
+            "micro_batches": totals.batches,
+            "rejected_in_bronze_query": totals.rejected,
+            "sink": paths.sink,
+            "rejected_folder": paths.rejected,
+            "batch_id": batch_id,
+        }
+    wall = time.monotonic() - started
+    log.info(
+        "%d files, %s rows in, %s to %s, %s rejected to %s; %d micro-batches in %.1f s (%s rows/s)",
+        totals.files,
+        f"{totals.rows_in:,}",
+        f"{totals.rows_out:,}",
+        paths.sink,
+        f"{rejected.rows:,}",
+        paths.rejected,
+        totals.batches,
+        wall,
+        f"{totals.rows_in / wall:,.0f}" if wall else "-",
+    )
+    return totals

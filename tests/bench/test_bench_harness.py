@@ -1,0 +1,165 @@
+"""The benchmark harness's own logic: memory sampling, event-log profile, files per table, checks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import write_config
+
+
+def test_sampler_sees_the_memory_of_the_whole_tree(bench):
+    # A parent that allocates ~60 MB and a child that allocates ~120 MB, both held for 1.5 s.
+    child = "x = bytearray(120 * 1024 * 1024); import time; time.sleep(1.5)"
+    parent = (
+        "import subprocess, sys; x = bytearray(60 * 1024 * 1024); "
+        f"subprocess.run([sys.executable, '-c', {child!r}])"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", parent])
+    sampler = bench.MemorySampler(proc.pid, "no-such-script")
+    sampler.start()
+    proc.wait()
+    sampler.stop()
+    assert sampler.samples >= 3
+    assert 60e6 <= sampler.peak_driver < 120e6, "the driver is the root process only"
+    assert sampler.peak_total >= 180e6, "the total counts the child too"
+
+
+def test_event_log_profile_sums_tasks_and_finds_skew(bench, tmp_path):
+    def task(stage: int, ms: int, spill: int = 0) -> dict:
+        return {
+            "Event": "SparkListenerTaskEnd",
+            "Stage ID": stage,
+            "Stage Attempt ID": 0,
+            "Task Info": {"Launch Time": 1000, "Finish Time": 1000 + ms},
+            "Task Metrics": {
+                "Disk Bytes Spilled": spill,
+                "Memory Bytes Spilled": 2 * spill,
+                "JVM GC Time": 100,
+                "Executor Run Time": ms,
+                "Shuffle Read Metrics": {"Remote Bytes Read": 0, "Local Bytes Read": 1_000_000},
+                "Shuffle Write Metrics": {"Shuffle Bytes Written": 2_000_000},
+            },
+        }
+
+    events = [
+        {"Event": "SparkListenerJobStart"},
+        {
+            "Event": "SparkListenerStageCompleted",
+            "Stage Info": {"Stage ID": 3, "Stage Attempt ID": 0, "Stage Name": "save"},
+        },
+        *[task(3, 1000) for _ in range(4)],
+        task(3, 9000, spill=5_000_000),
+        *[task(4, 500) for _ in range(4)],
+    ]
+    log = tmp_path / "local-1"
+    log.write_text("\n".join(json.dumps(e) for e in events) + "\nnot json\n")
+    p = bench.profile_event_logs([log])
+    assert (p["jobs"], p["stages"], p["tasks"]) == (1, 1, 9)
+    assert p["spill_disk_mb"] == 5.0 and p["spill_memory_mb"] == 10.0
+    assert p["shuffle_read_mb"] == 9.0 and p["shuffle_write_mb"] == 18.0
+    assert p["gc_s"] == 0.9
+    assert p["most_skewed_stage"] == {
+        "stage": 3,
+        "name": "save",
+        "tasks": 5,
+        "max_task_s": 9.0,
+        "median_task_s": 1.0,
+    }
+
+
+def test_files_per_table_skips_metadata(bench, tmp_path):
+    bronze, warehouse = tmp_path / "bronze", tmp_path / "wh"
+    for day in ("flight_date=2013-01-01", "flight_date=2013-01-02"):
+        (bronze / "flights" / day).mkdir(parents=True)
+        for i in range(3):
+            (bronze / "flights" / day / f"part-{i}.parquet").write_bytes(b"x" * 1000)
+    (bronze / "flights" / "_spark_metadata").mkdir()
+    (bronze / "flights" / "_spark_metadata" / "0").write_text("log")
+    (bronze / ".staging").mkdir()
+    (warehouse / "silver.db" / "flights" / "year=2013" / "month=1").mkdir(parents=True)
+    (warehouse / "silver.db" / "flights" / "year=2013" / "month=1" / "part-0.parquet").write_bytes(
+        b"y" * 4000
+    )
+    (warehouse / "silver.db" / "flights" / "year=2013" / "month=1" / ".part-0.parquet.crc").write_bytes(b"c")
+    found = bench.table_files(bronze, warehouse)
+    assert found["bronze.flights"] == {
+        "files": 6,
+        "mb": 0.0,
+        "avg_file_mb": 0.0,
+        "partitions": 2,
+        "files_per_partition": 3.0,
+    }
+    assert found["silver.flights"]["files"] == 1
+    assert set(found) == {"bronze.flights", "silver.flights"}
+
+
+def test_checks_of_targets_and_scaling(bench):
+    def step(name: str, seconds: float, rss: float, stage: bool = True) -> dict:
+        return {
+            "name": name,
+            "seconds": seconds,
+            "peak_driver_rss_mb": rss,
+            "is_stage": stage,
+            "exit_code": 0,
+        }
+
+    cases = [
+        {
+            "case": "embedded",
+            "steps": [
+                step("streaming", 50, 900),
+                step("cleaning", 46, 900),
+                step("ml", 200, 900),
+                step("gold", 30, 900),
+            ],
+            "auc": {"auc_roc": 0.71},
+        },
+        {
+            "case": "synthetic-1000000",
+            "steps": [
+                step("generate", 10, 1, False),
+                step("ingest", 20, 1000),
+                step("cleaning", 30, 1000),
+                step("gold", 10, 1000),
+            ],
+        },
+        {
+            "case": "synthetic-10000000",
+            "steps": [step("ingest", 200, 1400), step("cleaning", 400, 1600), step("gold", 100, 1000)],
+        },
+    ]
+    checks = {c["check"]: (c["value"], c["ok"]) for c in bench.verdicts(cases)}
+    assert checks["embedded streaming <= 60 s"] == (50, True)
+    assert checks["embedded cleaning <= 45 s"] == (46, False)
+    assert checks["embedded ML best hold-out AUC-ROC"] == (0.71, True)
+    assert checks["10M ingest + cleaning + gold <= 600 s"] == (700, False)
+    assert checks["scaling ingest time x10 rows <= x12"] == (10.0, True)
+    assert checks["scaling cleaning time x10 rows <= x12"] == (13.33, False)
+    assert checks["scaling cleaning driver RSS <= x1.5"] == (1.6, False)
+    assert checks["scaling gold driver RSS <= x1.5"] == (1.0, True)
+
+
+def test_sizes_flag(bench):
+    assert bench.parse_sizes("1000000,10000000") == [1_000_000, 10_000_000]
+    assert bench.parse_sizes("1M, 10M,500k") == [1_000_000, 10_000_000, 500_000]
+    assert bench.parse_sizes("") == []
+
+
+def test_case_config_is_rooted_in_the_bench_folder(bench, tmp_path):
+    base = write_config(tmp_path / "project")
+    root = tmp_path / "bench" / "case"
+    path = bench.case_config(
+        base, root, {"embedded": True, "bts_files": ["/data/*.csv"], "openmeteo_files": []}
+    )
+    from flightpipe.config import load_config
+
+    cfg = load_config(path)
+    assert cfg.project.root == str(root)
+    assert cfg.paths.bronze == str(root / "bronze")
+    assert cfg.ingest.bts_files == ["/data/*.csv"]
+    assert cfg.spark.extra_conf["spark.eventLog.enabled"] == "true"
+    assert Path(cfg.spark.extra_conf["spark.eventLog.dir"]).is_dir()
+    assert Path(cfg.spark.log4j_config).is_file(), "shared files stay in the project"

@@ -1,0 +1,58 @@
+"""Clear failures: one sentence on stderr, exit 1, no table touched, no password anywhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from flightpipe import marts
+from flightpipe.errors import PipelineError
+from tests.gold.conftest import drop_silver, free_port, gold_config, one_sentence, run_gold, tables
+
+WRONG_PASSWORD = "Wrong'pw\"-7c1f"
+
+
+def test_wrong_password_is_one_sentence_without_the_password(mariadb_server, tmp_path):
+    # The password comes from the environment, as with .env, not from the YAML file.
+    _, path = gold_config(mariadb_server, tmp_path, {"gold": {"password": "${GOLD_DB_PASSWORD:-}"}})
+    done = run_gold(path, {"GOLD_DB_PASSWORD": WRONG_PASSWORD})
+    assert done.returncode == 1
+    line = one_sentence(done.stderr)
+    assert f"MariaDB at 127.0.0.1:{mariadb_server.port} refused the login of user 'gold_test'" in line
+    assert "GOLD_DB_PASSWORD" in line
+    log = (tmp_path / "var" / "log" / "gold.log").read_text()
+    for secret in (WRONG_PASSWORD, mariadb_server.password):
+        assert secret not in done.stderr and secret not in done.stdout and secret not in log
+
+
+def test_unreachable_server_is_one_sentence(mariadb_server, tmp_path):
+    port = free_port()  # nothing listens there
+    _, path = gold_config(mariadb_server, tmp_path, {"gold": {"port": port}})
+    done = run_gold(path)
+    assert done.returncode == 1
+    line = one_sentence(done.stderr)
+    assert line == (
+        f"gold: error: MariaDB at 127.0.0.1:{port} is not reachable; start it with 'scripts/mariadb.sh start' "
+        "or set gold.host / gold.port (GOLD_DB_HOST, MARIADB_PORT) to a running server."
+    )
+    assert mariadb_server.password not in done.stderr
+
+
+def test_missing_jdbc_jar_is_one_sentence(mariadb_server, tmp_path):
+    jar = tmp_path / "jars" / "mariadb-java-client.jar"
+    _, path = gold_config(mariadb_server, tmp_path, {"spark": {"jars": [str(jar)]}})
+    done = run_gold(path)
+    assert done.returncode == 1
+    line = one_sentence(done.stderr)
+    assert f"the JDBC driver jar {jar} is missing; run 'make setup'" in line
+
+
+def test_missing_silver_table_fails_before_touching_gold(spark, gold_cfg):
+    cfg, _ = gold_cfg
+    drop_silver(spark)
+    with pytest.raises(PipelineError) as failure:
+        marts.run(spark, cfg)
+    assert str(failure.value) == (
+        f"silver table silver.flights does not exist in the metastore at {cfg.paths.metastore_db}; "
+        "run cleaning.py first."
+    )
+    assert tables(cfg) == set()

@@ -1,0 +1,143 @@
+"""gold end to end on the silver fixture: the real MariaDB tables, their DDL, the report,
+and a second run."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from flightpipe import marts, report
+from tests.gold import gold_data
+from tests.gold.conftest import drop_silver, empty_gold_database, gold_config, query, tables, write_silver
+
+ORDER_BY = {spec.name: ", ".join(f"`{k}`" for k in spec.primary_key) for spec in marts.ALL_TABLES}
+
+
+def snapshot(cfg) -> dict[str, list[tuple]]:
+    """Every gold table's rows in primary-key order."""
+    return {name: query(cfg, f"SELECT * FROM `{name}` ORDER BY {order}") for name, order in ORDER_BY.items()}
+
+
+def create_tables(cfg) -> dict[str, str]:
+    return {name: query(cfg, f"SHOW CREATE TABLE `{name}`")[0][1] for name in ORDER_BY}
+
+
+@pytest.fixture(scope="module")
+def first_run(spark, mariadb_server, tmp_path_factory):
+    """gold run once on the fixture: (config, tables right after it)."""
+    empty_gold_database(mariadb_server)
+    cfg, _ = gold_config(mariadb_server, tmp_path_factory.mktemp("gold-run"))
+    from flightpipe.hive import ensure_database
+
+    ensure_database(spark, cfg, "silver")
+    write_silver(spark)
+    assert marts.run(spark, cfg) == 0
+    yield cfg, snapshot(cfg), create_tables(cfg)
+    drop_silver(spark)
+
+
+def _normalise(rows: list[tuple]) -> list[tuple]:
+    # MariaDB returns BOOLEAN as 0/1 and DECIMAL as Decimal; compare in those terms.
+    return sorted(tuple(int(v) if isinstance(v, bool) else v for v in row) for row in rows)
+
+
+@pytest.mark.parametrize("table", list(gold_data.EXPECTED))
+def test_every_mart_holds_the_hand_computed_rows(first_run, table):
+    _, rows, _ = first_run
+    expected = gold_data.EXPECTED[table]
+    got = rows[table]
+    # DATETIME columns come back as datetime; the fixture states them as text.
+    got = [tuple(str(v) if isinstance(v, datetime) else v for v in r) for r in got]
+    if table == "pipeline_runs":
+        got = [(*r[:2], _micro(r[2]), _micro(r[3]), *r[4:]) for r in got]
+    assert _normalise(got) == _normalise(expected)
+
+
+def _micro(text: str | None) -> str | None:
+    # str(datetime) drops ".000000"; the fixture always spells the microseconds.
+    if text is None or "." in text:
+        return text
+    return text + ".000000"
+
+
+def test_flights_count_every_scheduled_flight_and_factors_add_up(first_run):
+    _, rows, _ = first_run
+    assert sum(r[2] for r in rows["delay_by_carrier"]) == len(gold_data.FLIGHT_ROWS)
+    for factor in ("precipitation", "visibility", "wind"):
+        assert sum(r[3] for r in rows["weather_impact"] if r[0] == factor) == len(gold_data.FLIGHT_ROWS)
+
+
+def test_tables_are_typed_keyed_indexed_and_commented(first_run):
+    cfg, _, ddl = first_run
+    assert tables(cfg) == set(ORDER_BY), "staging or old tables were left behind"
+    for spec in marts.ALL_TABLES:
+        text = ddl[spec.name]
+        assert "PRIMARY KEY (" + ",".join(f"`{k}`" for k in spec.primary_key) + ")" in text
+        for cols in spec.indexes:
+            assert re.search(r"KEY `ix_[a-z_]+` \(" + ",".join(f"`{c}`" for c in cols) + r"\)", text), (
+                spec.name
+            )
+        assert "grain:" in spec.comment
+        assert [(spec.comment,)] == query(
+            cfg,
+            "SELECT table_comment FROM information_schema.tables WHERE table_schema = DATABASE() "
+            "AND table_name = %s",
+            (spec.name,),
+        )
+        columns = query(
+            cfg,
+            "SELECT column_name, column_comment FROM information_schema.columns "
+            "WHERE table_schema = DATABASE() AND table_name = %s ORDER BY ordinal_position",
+            (spec.name,),
+        )
+        assert columns == [(c.name, c.comment) for c in spec.columns]
+    key_types = query(
+        cfg,
+        "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
+        "JOIN information_schema.key_column_usage k ON k.table_schema = c.table_schema "
+        "AND k.table_name = c.table_name AND k.column_name = c.column_name "
+        "WHERE c.table_schema = DATABASE()",
+    )
+    assert key_types and all(
+        t in ("varchar", "date", "datetime", "smallint", "tinyint") for _, _, t in key_types
+    )
+    rate_type = query(
+        cfg,
+        "SELECT column_type FROM information_schema.columns WHERE table_schema = DATABASE() "
+        "AND table_name = 'delay_by_carrier' AND column_name = 'delay_rate'",
+    )
+    assert rate_type == [("decimal(5,4)",)]
+
+
+def test_report_is_written_self_contained_and_names_every_chart(first_run):
+    cfg, _, _ = first_run
+    page = (Path(cfg.paths.reports) / "index.html").read_text(encoding="utf-8")
+    for title in (*report.CHART_TITLES.values(), report.FRESHNESS_TITLE):
+        assert f">{title}</h2>" in page
+    assert page.count("<svg") == 8  # carrier, hour, 3 weather factors, routes, daily, model
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert "American Airlines Inc. (AA)" in page and "JFK → MIA" in page
+    assert "Flights from 2013-01-01 to 2013-02-01 (10 scheduled flights)" in page
+    assert "gbt · auc_roc" in page and "logreg · f1" in page
+    assert "cleaning" in page and "silver.flights has one class only." not in page  # last runs only
+
+
+def test_second_run_leaves_identical_tables(first_run, spark):
+    cfg, before, ddl_before = first_run
+    assert marts.run(spark, cfg) == 0
+    after = snapshot(cfg)
+    for name in ORDER_BY:
+        if name != "pipeline_runs":
+            assert after[name] == before[name], name
+    assert create_tables(cfg) == ddl_before
+    assert tables(cfg) == set(ORDER_BY)
+    # pipeline_runs gained exactly the first gold run (its record is synced by the next run).
+    new = [r for r in after["pipeline_runs"] if r not in before["pipeline_runs"]]
+    assert len(new) == 1
+    run_id, stage, _, _, seconds, status, rows_in, rows_out, rows_rejected, error, _ = new[0]
+    assert (stage, status, rows_in, rows_out, rows_rejected, error) == ("gold", "ok", 10, 38, 0, None)
+    assert isinstance(seconds, Decimal) and seconds > 0 and run_id

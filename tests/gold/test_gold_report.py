@@ -1,0 +1,76 @@
+"""The HTML report: self-contained, every chart named, labels escaped, honest when ML is missing."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from flightpipe import report
+
+
+def data(**kw) -> report.ReportData:
+    base = dict(
+        project="projet_spark",
+        generated_at=datetime(2026, 11, 25, 21, 0, 0),
+        carriers=[
+            {
+                "carrier": "AA",
+                "carrier_name": "American <Airlines>",
+                "flights": 1200,
+                "delay_rate": Decimal("0.2"),
+            },
+            {
+                "carrier": "B6",
+                "carrier_name": "JetBlue Airways",
+                "flights": 800,
+                "delay_rate": Decimal("0.25"),
+            },
+        ],
+        hours=[{"sched_dep_local_hour": h, "delay_rate": Decimal(h) / 100} for h in range(24)],
+        weather=[
+            {"factor": f, "bucket": b, "bucket_order": i, "flights": 10, "delay_rate": Decimal("0.1") * i}
+            for f in ("precipitation", "visibility", "wind")
+            for i, b in enumerate(("low", "high", "unknown"), start=1)
+        ],
+        routes=[{"origin": "JFK", "dest": "LAX", "flights": 500, "delay_rate": Decimal("0.3")}],
+        daily=[
+            {"flight_date": date(2013, 1, 1), "flights": 900, "delay_rate": Decimal("0.2")},
+            {"flight_date": date(2013, 1, 2), "flights": 1100, "delay_rate": None},
+        ],
+        models=[
+            {"model": "gbt", "model_version": "v2", "is_latest": True, "auc_roc": 0.74, "f1": 0.42},
+            {"model": "gbt", "model_version": "v1", "is_latest": False, "auc_roc": 0.70, "f1": 0.40},
+        ],
+        runs=[
+            {"stage": "cleaning", "status": "ok", "started_at": "2026-11-25 10:00:00.000000", "run_id": "r9"},
+        ],
+    )
+    base.update(kw)
+    return report.ReportData(**base)
+
+
+def test_page_names_every_chart_and_needs_nothing_from_outside():
+    page = report.render(data())
+    for key, title in report.CHART_TITLES.items():
+        assert f'<section id="chart-{key}"><h2>{title}</h2>' in page
+    assert f"<h2>{report.FRESHNESS_TITLE}</h2>" in page
+    assert page.count("<svg") == 8  # carrier, hour, 3 weather factors, routes, daily, model
+    assert "<script" not in page and "http" not in page and "<link" not in page and "<img" not in page
+    assert "American &lt;Airlines&gt; (AA)" in page and "<Airlines>" not in page
+    assert "25.0%  of 800 flights" in page  # B6 first: sorted by delay rate
+    assert page.index("JetBlue") < page.index("American")
+    assert "Report generated 2026-11-25 21:00:00 UTC. Flights from 2013-01-01 to 2013-01-02 (2,000" in page
+    assert "gbt · auc_roc" in page and "0.740" in page and "0.700" not in page  # latest run only
+
+
+def test_missing_model_metrics_is_said_not_hidden():
+    page = report.render(data(models=[], has_model_metrics=False))
+    assert "silver.model_metrics does not exist yet: run ML.py, then gold.py." in page
+    page = report.render(data(models=[], has_model_metrics=True))
+    assert "silver.model_metrics holds no rows." in page
+
+
+def test_empty_marts_render_without_errors():
+    page = report.render(data(carriers=[], hours=[], weather=[], routes=[], daily=[], models=[], runs=[]))
+    assert page.count("No data.") == 7
+    assert "Flights from n/a to n/a (0 scheduled flights)" in page

@@ -1,0 +1,88 @@
+"""The five scripts through spark-submit, in order, on a few days of the embedded data."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import mysql.connector
+
+from tests.conftest import PYTHON, REPO, write_config
+from tests.gold.conftest import free_port
+from tests.pipeline.test_cluster import _flights_on
+
+DAYS = ["2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"]
+
+
+def test_pipeline_runs_every_stage_and_fills_gold(tmp_path):
+    root = tmp_path / "project"
+    var = root / "var"
+    password = "e2e-Pw'1\"$"
+    port = free_port()
+    config = write_config(
+        root,
+        {
+            "gold": {"host": "127.0.0.1", "port": port, "user": "e2e", "password": password},
+            "mariadb": {"local": True},
+            "ml": {
+                "train_start": DAYS[0],
+                "train_end": DAYS[2],
+                "test_start": DAYS[3],
+                "test_end": DAYS[3],
+                "tuning_sample_fraction": 1.0,
+                "logistic": {"max_iter": 10, "reg_params": [0.01]},
+                "gbt": {"max_iter": 5, "max_depths": [3], "step_sizes": [0.2]},
+            },
+        },
+    )
+    env = {**os.environ, "PYSPARK_PYTHON": PYTHON, "PYSPARK_DRIVER_PYTHON": PYTHON}
+    env.pop("PIPELINE_RUN_ID", None)
+    cmd = [
+        sys.executable,
+        str(REPO / "scripts" / "pipeline.py"),
+        "--config",
+        str(config),
+        "--no-batch-flights",
+        "--replay-start",
+        DAYS[0],
+        "--replay-end",
+        DAYS[-1],
+        "--score-start",
+        DAYS[3],
+        "--score-end",
+        DAYS[3],
+    ]
+    try:
+        done = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=1500)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        out = done.stdout
+        run_id = out.splitlines()[0].removeprefix("pipeline run ")
+        table = out[out.index("stage ") :]
+        for stage in ("mariadb", "ingest", "replay", "streaming", "cleaning", "ml-train", "ml-score", "gold"):
+            assert any(line.startswith(stage) and line.rstrip().endswith("ok") for line in table.splitlines())
+        assert f"{root}/reports/index.html" in out
+
+        flights = _flights_on(DAYS)
+        conn = mysql.connector.connect(
+            host="127.0.0.1", port=port, user="e2e", password=password, database="flights_gold"
+        )
+        cur = conn.cursor()
+        cur.execute("SELECT COUNT(*), SUM(flights) FROM daily_kpis")
+        assert tuple(int(x) for x in cur.fetchone()) == (len(DAYS), flights)
+        cur.execute("SELECT SUM(flights) FROM delay_by_carrier")
+        assert int(cur.fetchone()[0]) == flights
+        cur.execute("SELECT COUNT(*) FROM model_performance")
+        assert cur.fetchone()[0] >= 2
+        cur.execute("SELECT stage, status FROM pipeline_runs WHERE run_id = %s", (run_id,))
+        stages = {(s, st) for s, st in cur.fetchall()}
+        assert {("ingest", "ok"), ("streaming", "ok"), ("cleaning", "ok"), ("ml", "ok")} <= stages
+        conn.close()
+        assert (root / "reports" / "index.html").stat().st_size > 10_000
+    finally:
+        subprocess.run(
+            ["bash", str(REPO / "scripts" / "mariadb.sh"), "stop", "--config", str(config)],
+            capture_output=True,
+            timeout=120,
+        )
+    assert not (var / "run" / "mariadb.pid").exists()
