@@ -325,6 +325,11 @@ class Runner:
         cmd = [str(Path(self.python).parent / "spark-submit")]
         if self.driver_memory:
             cmd += ["--driver-memory", self.driver_memory]
+        # spark-submit starts the driver JVM before the session sets spark.driver.extraClassPath,
+        # so the JDBC driver jar must be on the launch command line (gold fails without it).
+        jars = [j for j in self.cfg.spark.jars if Path(j).is_file()]
+        if jars:
+            cmd += ["--driver-class-path", os.pathsep.join(jars)]
         return [*cmd, str(ROOT / script), "--config", str(self.config), *args]
 
     def run(
