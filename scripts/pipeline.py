@@ -68,6 +68,11 @@ def submit_command(script: str, args: argparse.Namespace) -> list[str]:
         cmd += ["--master", args.master]
     if args.py_files:
         cmd += ["--py-files", args.py_files]
+    jdbc_jar = ROOT / "jars" / "mariadb-java-client.jar"
+    if jdbc_jar.is_file():
+        # The driver JVM is already running when the session reads spark.jars: the JDBC
+        # driver must be on its class path from the start.
+        cmd += ["--driver-class-path", str(jdbc_jar)]
     return [*cmd, str(ROOT / script)]
 
 

@@ -54,6 +54,15 @@ else
     rm -f "$spark_conf/log4j2.properties.new"
 fi
 
+# spark-submit starts the driver JVM before the session reads spark.jars; put the JDBC
+# driver on its class path through the venv Spark's defaults.
+printf 'spark.driver.extraClassPath %s\n' "$PWD/jars/mariadb-java-client.jar" > "$spark_conf/spark-defaults.conf.new"
+if ! cmp -s "$spark_conf/spark-defaults.conf.new" "$spark_conf/spark-defaults.conf"; then
+    mv "$spark_conf/spark-defaults.conf.new" "$spark_conf/spark-defaults.conf"
+else
+    rm -f "$spark_conf/spark-defaults.conf.new"
+fi
+
 mkdir -p jars
 if ! cmp -s /usr/share/java/mariadb-java-client.jar jars/mariadb-java-client.jar; then
     cp /usr/share/java/mariadb-java-client.jar jars/mariadb-java-client.jar

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import BASE_CONFIG
 
 from flightpipe.config import interpolate, load_config, read_dotenv
 from flightpipe.errors import PipelineError
+from tests.conftest import BASE_CONFIG
 
 
 def _write(tmp_path: Path, mutate) -> Path:

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from conftest import PYTHON, REPO
 from pyspark.sql import functions as F
 
 from flightpipe.errors import PipelineError
 from flightpipe.ingest import run_ingest
+from tests.conftest import PYTHON, REPO
 
 DATA = Path(__file__).parent / "data"
 OPENMETEO_SAMPLE = DATA / "EWR_2013-01-01_openmeteo.json"
