@@ -63,5 +63,9 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Stage timings on the embedded year; SIZES=1000000,10000000 adds synthetic BTS runs.
+bench: setup
+	$(PY) scripts/bench.py --config $(CONFIG) $(if $(SIZES),--sizes $(SIZES))
+
 clean:
 	rm -rf dist bronze silver-warehouse metastore_db checkpoints landing models reports var/log var/runs var/cache

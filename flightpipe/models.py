@@ -657,7 +657,7 @@ def run_stage(
 ) -> dict[str, Any]:
     """ML.py's one call: train (default) or score a date range, recorded in the run log."""
     try:
-        with runlog.StageRun(cfg, "ml") as run:
+        with runlog.StageRun(cfg, "ml" if score_range is None else "ml-score") as run:
             if score_range is None:
                 return train(spark, cfg, run)
             return score(spark, cfg, score_range[0], score_range[1], run)

@@ -170,19 +170,6 @@ def path_lookup(column: str, sources: list[SourceFile], attribute: str = "path")
     return F.create_map(*pairs)[local_path(column)]
 
 
-OPENMETEO_RAW = StructType(
-    [
-        StructField("latitude", DoubleType()),
-        StructField("longitude", DoubleType()),
-        StructField("elevation", DoubleType()),
-        StructField("timezone", StringType()),
-        StructField("utc_offset_seconds", DoubleType()),
-        StructField("hourly_units", MapType(StringType(), StringType())),
-        # Numbers are read as their text so one schema fits every variable.
-        StructField("hourly", MapType(StringType(), ArrayType(StringType()))),
-    ]
-)
-
 OPENMETEO_VARIABLES = (
     "temperature_2m",
     "dew_point_2m",
@@ -195,6 +182,25 @@ OPENMETEO_VARIABLES = (
     "visibility",
 )
 
+OPENMETEO_RAW = StructType(
+    [
+        StructField("latitude", DoubleType()),
+        StructField("longitude", DoubleType()),
+        StructField("elevation", DoubleType()),
+        StructField("timezone", StringType()),
+        StructField("utc_offset_seconds", DoubleType()),
+        StructField("hourly_units", MapType(StringType(), StringType())),
+        # Typed arrays: reading numbers as text makes Spark copy each one from the file.
+        StructField(
+            "hourly",
+            StructType(
+                [StructField("time", ArrayType(StringType()))]
+                + [StructField(v, ArrayType(DoubleType())) for v in OPENMETEO_VARIABLES]
+            ),
+        ),
+    ]
+)
+
 
 def read_openmeteo(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
     """One row per hour from Open-Meteo archive files, variables under their own names."""
@@ -205,7 +211,7 @@ def read_openmeteo(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
         .json([s.readable for s in sources])
         .withColumn("_read_path", F.col("_metadata.file_path"))
     )
-    hours = raw.select("*", F.posexplode(F.col("hourly")["time"]).alias("_pos", "time"))
+    hours = raw.select("*", F.posexplode(F.col("hourly.time")).alias("_pos", "time"))
     return hours.select(
         path_lookup("_read_path", sources, "airport").alias("airport"),
         "latitude",
@@ -215,6 +221,6 @@ def read_openmeteo(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
         F.col("utc_offset_seconds").cast("int").alias("utc_offset_seconds"),
         F.to_json("hourly_units").alias("hourly_units"),
         "time",
-        *[F.col("hourly")[v][F.col("_pos")].try_cast("double").alias(v) for v in OPENMETEO_VARIABLES],
+        *[F.col(f"hourly.{v}")[F.col("_pos")].alias(v) for v in OPENMETEO_VARIABLES],
         "_read_path",
     )

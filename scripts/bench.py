@@ -143,7 +143,9 @@ def profile_event_logs(paths: list[Path]) -> dict:
     input_bytes = output_bytes = 0
     durations: dict[tuple[int, int], list[int]] = {}
     names: dict[tuple[int, int], str] = {}
-    for path in paths:
+    # Spark 4 writes rolling event logs: a folder eventlog_v2_<app>/ of events_<n>_<app> files.
+    files = [f for p in paths for f in (sorted(p.glob("events_*")) if p.is_dir() else [p])]
+    for path in files:
         try:
             lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:

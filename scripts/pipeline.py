@@ -53,7 +53,7 @@ def stages(args: argparse.Namespace) -> list[tuple[str, str, list[str]]]:
         ("ml-train", "ml", ["@submit", "ML.py", *cfg]),
         (
             "ml-score",
-            "ml",
+            "ml-score",
             ["@submit", "ML.py", *cfg, "--score", "--start", args.score_start, "--end", args.score_end],
         ),
         ("gold", "gold", ["@submit", "gold.py", *cfg]),
@@ -63,7 +63,8 @@ def stages(args: argparse.Namespace) -> list[tuple[str, str, list[str]]]:
 
 def submit_command(script: str, args: argparse.Namespace) -> list[str]:
     """spark-submit of one entry script, with the cluster options when given."""
-    cmd = [str(Path(sys.executable).parent / "spark-submit")]
+    # Under spark-submit the driver JVM starts before the session reads the config.
+    cmd = [str(Path(sys.executable).parent / "spark-submit"), "--driver-memory", args.driver_memory]
     if args.master:
         cmd += ["--master", args.master]
     if args.py_files:
@@ -126,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         print(f"pipeline: error: {exc}", file=sys.stderr)
         return 1
+    args.driver_memory = cfg.spark.driver_memory
 
     run_id = os.environ.get("PIPELINE_RUN_ID") or (
         f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"

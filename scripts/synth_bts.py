@@ -49,41 +49,13 @@ from pyspark.sql import functions as F  # noqa: E402
 from flightpipe import cli  # noqa: E402
 from flightpipe.config import Section  # noqa: E402
 from flightpipe.errors import PipelineError  # noqa: E402
+from flightpipe.schemas import BTS_COLUMNS  # noqa: E402
 from flightpipe.session import build_session  # noqa: E402
 from flightpipe.sources import embedded_data_dir  # noqa: E402
 
 log = logging.getLogger("flightpipe.synth")
 
-# The header of the BTS "Reporting Carrier On-Time Performance (1987-present)" download,
-# in its order: 109 named columns. The first 30 carry the reporting-carrier names used
-# since 2018 (Reporting_Airline, DOT_ID_Reporting_Airline, IATA_CODE_Reporting_Airline,
-# Tail_Number, Flight_Number_Reporting_Airline) where older files said UniqueCarrier,
-# AirlineID, Carrier, TailNum, FlightNum; the rest is unchanged since the older layout.
-BTS_COLUMNS: tuple[str, ...] = (
-    "Year", "Quarter", "Month", "DayofMonth", "DayOfWeek", "FlightDate",
-    "Reporting_Airline", "DOT_ID_Reporting_Airline", "IATA_CODE_Reporting_Airline",
-    "Tail_Number", "Flight_Number_Reporting_Airline",
-    "OriginAirportID", "OriginAirportSeqID", "OriginCityMarketID", "Origin", "OriginCityName",
-    "OriginState", "OriginStateFips", "OriginStateName", "OriginWac",
-    "DestAirportID", "DestAirportSeqID", "DestCityMarketID", "Dest", "DestCityName",
-    "DestState", "DestStateFips", "DestStateName", "DestWac",
-    "CRSDepTime", "DepTime", "DepDelay", "DepDelayMinutes", "DepDel15", "DepartureDelayGroups",
-    "DepTimeBlk", "TaxiOut", "WheelsOff", "WheelsOn", "TaxiIn",
-    "CRSArrTime", "ArrTime", "ArrDelay", "ArrDelayMinutes", "ArrDel15", "ArrivalDelayGroups",
-    "ArrTimeBlk", "Cancelled", "CancellationCode", "Diverted",
-    "CRSElapsedTime", "ActualElapsedTime", "AirTime", "Flights", "Distance", "DistanceGroup",
-    "CarrierDelay", "WeatherDelay", "NASDelay", "SecurityDelay", "LateAircraftDelay",
-    "FirstDepTime", "TotalAddGTime", "LongestAddGTime",
-    "DivAirportLandings", "DivReachedDest", "DivActualElapsedTime", "DivArrDelay", "DivDistance",
-    *[
-        f"Div{i}{suffix}"
-        for i in range(1, 6)
-        for suffix in (
-            "Airport", "AirportID", "AirportSeqID", "WheelsOn", "TotalGTime", "LongestGTime",
-            "WheelsOff", "TailNum",
-        )
-    ],
-)  # fmt: skip
+# The real BTS download header (109 columns, in order) is the contract in flightpipe.schemas.
 
 # About the 100 busiest US airports, busiest first (traffic weight falls with the rank).
 AIRPORTS: tuple[str, ...] = (

@@ -54,8 +54,11 @@ def test_event_log_profile_sums_tasks_and_finds_skew(bench, tmp_path):
         task(3, 9000, spill=5_000_000),
         *[task(4, 500) for _ in range(4)],
     ]
-    log = tmp_path / "local-1"
-    log.write_text("\n".join(json.dumps(e) for e in events) + "\nnot json\n")
+    # A rolling event log (Spark 4's default): a folder of events_<n>_<app> files.
+    log = tmp_path / "eventlog_v2_local-1"
+    log.mkdir()
+    (log / "events_1_local-1").write_text("\n".join(json.dumps(e) for e in events[:4]) + "\nnot json\n")
+    (log / "events_2_local-1").write_text("\n".join(json.dumps(e) for e in events[4:]) + "\n")
     p = bench.profile_event_logs([log])
     assert (p["jobs"], p["stages"], p["tasks"]) == (1, 1, 9)
     assert p["spill_disk_mb"] == 5.0 and p["spill_memory_mb"] == 10.0

@@ -76,7 +76,13 @@ def test_pipeline_runs_every_stage_and_fills_gold(tmp_path):
         assert cur.fetchone()[0] >= 2
         cur.execute("SELECT stage, status FROM pipeline_runs WHERE run_id = %s", (run_id,))
         stages = {(s, st) for s, st in cur.fetchall()}
-        assert {("ingest", "ok"), ("streaming", "ok"), ("cleaning", "ok"), ("ml", "ok")} <= stages
+        assert {
+            ("ingest", "ok"),
+            ("streaming", "ok"),
+            ("cleaning", "ok"),
+            ("ml", "ok"),
+            ("ml-score", "ok"),
+        } <= stages
         conn.close()
         assert (root / "reports" / "index.html").stat().st_size > 10_000
     finally:
