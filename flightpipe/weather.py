@@ -23,18 +23,6 @@ KMH_PER_MS = 3.6
 KMH_PER_KNOT = 1.852
 KM_PER_FOOT = 0.0003048
 
-OPENMETEO_VARIABLES = (
-    "temperature_2m",
-    "dew_point_2m",
-    "relative_humidity_2m",
-    "precipitation",
-    "pressure_msl",
-    "wind_speed_10m",
-    "wind_direction_10m",
-    "wind_gusts_10m",
-    "visibility",
-)
-
 
 def fahrenheit_to_celsius(c: Column) -> Column:
     return (c - 32.0) * 5.0 / 9.0
