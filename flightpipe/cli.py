@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flightpipe.config import Section, default_config_path, load_config
 from flightpipe.errors import PipelineError
+from flightpipe.session import DERBY_LOCKED
 
 log = logging.getLogger("flightpipe")
 
@@ -53,8 +54,7 @@ def setup_logging(stage: str, log_dir: str | None) -> Path | None:
 _KNOWN_JAVA_FAILURES = (
     (
         "Another instance of Derby may have already booted the database",
-        "the Hive metastore {metastore} is locked by another Spark process (embedded Derby "
-        "admits one at a time); wait for it to finish or switch metastore.mode to 'external'.",
+        DERBY_LOCKED,
     ),
     (
         "Failed to create database 'metastore_db'",

@@ -460,7 +460,10 @@ def train(spark: SparkSession, cfg: Section, run: runlog.StageRun) -> dict[str, 
 
     flights = flights_between(flights, train_start, test_end).cache()
     feats = ft.build_features(flights, weather, int(cfg.ml.cutoff_minutes))
-    feats = feats.where(F.col("flight_date").between(train_start, test_end)).cache()
+    # A few partitions per core: the joins behind the features can leave one big partition
+    # (adaptive coalescing), and every boosting round would then run on a single core.
+    partitions = 2 * spark.sparkContext.defaultParallelism
+    feats = feats.where(F.col("flight_date").between(train_start, test_end)).repartition(partitions).cache()
     in_train = F.col("flight_date").between(train_start, train_end)
     in_test = F.col("flight_date").between(test_start, test_end)
     counts_train = split_counts(feats.where(in_train))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
+from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
 from flightpipe.config import Section
@@ -36,6 +38,35 @@ def check_java() -> None:
                     "install default-jdk-headless or set JAVA_HOME."
                 )
             return
+
+
+DERBY_LOCKED = (
+    "the Hive metastore {metastore} is locked by another Spark process (embedded Derby admits one "
+    "at a time); wait for it to finish or switch metastore.mode to 'external'."
+)
+
+
+def check_derby_free(cfg: Section) -> None:
+    """Fail at once when another process has the embedded Derby metastore open.
+
+    A booted Derby holds a POSIX lock on ``dbex.lck``; without this check Hive retries the
+    boot for about a minute before giving up.
+    """
+    if cfg.metastore.mode != "derby" or SparkContext._active_spark_context is not None:
+        # Closing a descriptor drops every POSIX lock this process holds on the file, so the
+        # probe must never run once this process's own JVM may hold the lock.
+        return
+    lock = Path(cfg.paths.metastore_db) / "dbex.lck"
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except OSError:
+        return  # no metastore yet, or one nobody has open
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise PipelineError(DERBY_LOCKED.format(metastore=cfg.paths.metastore_db)) from None
+    finally:
+        os.close(fd)
 
 
 def metastore_conf(cfg: Section) -> dict[str, str]:
@@ -97,6 +128,8 @@ def session_conf(cfg: Section, app: str, hive: bool = True) -> dict[str, str]:
 def build_session(cfg: Section, app: str, hive: bool = True) -> SparkSession:
     """Build (or reuse) the session: master from config, UTC, Hive metastore at the project root."""
     check_java()
+    if hive:
+        check_derby_free(cfg)
     for key in ("logs", "warehouse"):
         Path(cfg.paths[key]).mkdir(parents=True, exist_ok=True)
     builder = SparkSession.builder

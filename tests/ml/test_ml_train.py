@@ -104,7 +104,7 @@ def test_saved_model_reloads_and_predicts_the_same(spark, ml_cfg, nyc_days, tmp_
 
 def test_logistic_coefficients_name_one_hot_levels(spark, ml_cfg, nyc_days):
     flights, weather = nyc_days
-    feats = ft.build_features(flights, weather).where(F.col(ft.LABEL).isNotNull())
+    feats = ft.build_features(flights, weather).where(F.col(ft.LABEL).isNotNull()).cache()
     train = feats.where(F.col("flight_date") <= date(2013, 1, 2))
     neg_w, pos_w, neg, pos = models.class_weights(train)
     assert neg_w * neg == pytest.approx(pos_w * pos)  # both classes weigh the same in total
@@ -119,6 +119,7 @@ def test_logistic_coefficients_name_one_hot_levels(spark, ml_cfg, nyc_days):
     coefficients = sorted(abs(c) for c in model.stages[-1].coefficients.toArray())
     assert abs(weights[0]["coefficient"]) == pytest.approx(coefficients[-1], abs=1e-6)
     assert abs(weights[-1]["coefficient"]) == pytest.approx(coefficients[-20], abs=1e-6)
+    feats.unpersist()
 
 
 # --- failures ------------------------------------------------------------------------------------

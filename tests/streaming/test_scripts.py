@@ -132,7 +132,9 @@ def run_replay_command(config_path: Path) -> list[str]:
 
 
 def test_sigterm_stops_after_the_current_micro_batch_with_exit_code_0(spark, stream_config, tmp_path):
-    cfg, config_path = stream_config()
+    # A trigger every 6 s leaves a wide gap after the first micro-batch, so the signal lands
+    # between two micro-batches however fast this machine runs them.
+    cfg, config_path = stream_config(trigger_seconds=6)
     checkpoint = Path(cfg.paths.checkpoints) / "flights"
     first, last = date(2013, 9, 1), date(2013, 9, 5)
     assert run_replay(config_path, "--start", str(first), "--end", str(last)).returncode == 0
