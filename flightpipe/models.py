@@ -440,14 +440,15 @@ def write_metrics(spark: SparkSession, cfg: Section, rows: list[dict[str, Any]])
 
 
 def split_counts(feats: DataFrame) -> dict[str, int]:
-    """Flights, cancelled, diverted and labelled rows of a feature frame."""
+    """Flights, cancelled, diverted, labelled and late (label 1) rows of a feature frame."""
     row = feats.agg(
         F.count(F.lit(1)).alias("flights"),
         F.sum(F.col("is_cancelled").cast("int")).alias("cancelled"),
         F.sum((F.col("is_diverted") & ~F.col("is_cancelled")).cast("int")).alias("diverted"),
         F.count(ft.LABEL).alias("labelled"),
+        F.count_if(F.col(ft.LABEL) == 1.0).alias("late"),
     ).first()
-    return {k: int(row[k] or 0) for k in ("flights", "cancelled", "diverted", "labelled")}
+    return {k: int(row[k] or 0) for k in ("flights", "cancelled", "diverted", "labelled", "late")}
 
 
 def train(spark: SparkSession, cfg: Section, run: runlog.StageRun) -> dict[str, Any]:
@@ -492,7 +493,7 @@ def train(spark: SparkSession, cfg: Section, run: runlog.StageRun) -> dict[str, 
         )
     labelled = feats.where(F.col(ft.LABEL).isNotNull())
     neg_w, pos_w, neg, pos = class_weights(labelled.where(in_train))
-    test_pos = labelled.where(in_test & (F.col(ft.LABEL) == 1.0)).count()
+    test_pos = counts_test["late"]
     if test_pos in (0, counts_test["labelled"]):
         raise PipelineError(
             f"the test period {test_start}..{test_end} holds only {'on-time' if test_pos == 0 else 'late'} "

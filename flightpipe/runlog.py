@@ -101,6 +101,21 @@ def pending_records(cfg: Section) -> list[Path]:
     return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
+def find_record(var: str | Path, stage: str, run_id: str, since: float) -> dict[str, Any]:
+    """The newest record of ``stage`` in run ``run_id`` written at or after ``since`` (epoch
+    seconds), pending or already synced; {} when there is none or it cannot be read."""
+    found = []
+    for folder in (Path(var) / "runs", Path(var) / "runs" / "synced"):
+        if folder.is_dir():
+            found += [p for p in folder.glob(f"*-{stage}-{run_id}.json") if p.stat().st_mtime >= since - 1]
+    if not found:
+        return {}
+    try:
+        return json.loads(max(found, key=lambda p: p.stat().st_mtime).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
 def sync_to_hive(spark, cfg: Section, database: str = "silver") -> int:
     """Append pending run records to ``<database>.pipeline_runs``; return how many."""
     from flightpipe.hive import ensure_database

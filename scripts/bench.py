@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:
 
 import yaml  # noqa: E402
 
+from flightpipe import runlog  # noqa: E402
 from flightpipe.config import default_config_path, load_config  # noqa: E402
 from flightpipe.errors import PipelineError  # noqa: E402
 
@@ -384,16 +385,7 @@ def last_error_line(log_path: Path) -> str:
 
 def read_record(var: Path, stage: str, run_id: str, since: float) -> dict:
     """The run record the stage wrote (rows in, out, rejected, details)."""
-    found = []
-    for folder in (var / "runs", var / "runs" / "synced"):
-        if folder.is_dir():
-            found += [p for p in folder.glob(f"*{stage}*{run_id}*.json") if p.stat().st_mtime >= since - 1]
-    if not found:
-        return {}
-    try:
-        record = json.loads(max(found, key=lambda p: p.stat().st_mtime).read_text())
-    except (OSError, json.JSONDecodeError):
-        return {}
+    record = runlog.find_record(var, stage, run_id, since)
     keep = ("rows_in", "rows_out", "rows_rejected", "status", "details")
     out = {k: record.get(k) for k in keep if k in record}
     if isinstance(out.get("details"), str):

@@ -13,7 +13,6 @@ already on stderr, and ends with a table: stage, seconds, rows in/out/rejected, 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from flightpipe import runlog  # noqa: E402
 from flightpipe.config import default_config_path, load_config  # noqa: E402
 from flightpipe.errors import PipelineError  # noqa: E402
 
@@ -75,18 +75,6 @@ def submit_command(script: str, args: argparse.Namespace) -> list[str]:
         # driver must be on its class path from the start.
         cmd += ["--driver-class-path", str(jdbc_jar)]
     return [*cmd, str(ROOT / script)]
-
-
-def read_record(var: Path, stage: str, run_id: str, since: float) -> dict:
-    """The run record a stage wrote (pending or already synced to Hive)."""
-    if not stage:
-        return {}
-    found = []
-    for folder in (var / "runs", var / "runs" / "synced"):
-        found += [p for p in folder.glob(f"*-{stage}-{run_id}.json") if p.stat().st_mtime >= since - 1]
-    if not found:
-        return {}
-    return json.loads(max(found, key=lambda p: p.stat().st_mtime).read_text())
 
 
 def print_table(rows: list[dict]) -> None:
@@ -145,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.time()
         code = subprocess.call(cmd, env=env, cwd=str(ROOT))
         seconds = time.time() - started
-        record = read_record(Path(cfg.paths.var), record_stage, run_id, started)
+        record = runlog.find_record(cfg.paths.var, record_stage, run_id, started) if record_stage else {}
         row = {"stage": name, "seconds": seconds, "status": "ok" if code == 0 else f"failed ({code})"}
         row.update({k: record.get(k) for k in ("rows_in", "rows_out", "rows_rejected")})
         summary.append(row)
