@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -383,35 +383,43 @@ def conform_nyc_airports(df: DataFrame) -> DataFrame:
     )
 
 
-def airportsdata_frame(spark: SparkSession) -> DataFrame:
-    """Every IATA airport of the ``airportsdata`` package (elevation in feet)."""
+AirportRow = tuple  # (airport, name, lat, lon, alt_ft, tz_name), the columns of SILVER_AIRPORTS
+
+
+def airportsdata_rows() -> list[AirportRow]:
+    """Every IATA airport of the ``airportsdata`` package that has a time zone (elevation in feet)."""
     import airportsdata
 
-    rows = [
-        (
-            code,
-            a.get("name"),
-            float(a["lat"]),
-            float(a["lon"]),
-            round(float(a["elevation"])),
-            a.get("tz"),
-        )
+    return [
+        (code, a.get("name"), float(a["lat"]), float(a["lon"]), round(float(a["elevation"])), a.get("tz"))
         for code, a in airportsdata.load("IATA").items()
         if a.get("tz")
     ]
-    return spark.createDataFrame(rows, SILVER_AIRPORTS)
 
 
-def merge_airports(primary: DataFrame | None, extra: DataFrame) -> DataFrame:
-    """Primary rows (time zone completed from ``extra`` when missing), plus extra's other codes."""
-    if primary is None:
-        return extra
-    primary = primary.where(F.col("airport").isNotNull()).dropDuplicates(["airport"])
-    zones = extra.select("airport", F.col("tz_name").alias("_tz"))
-    completed = primary.join(F.broadcast(zones), "airport", "left").select(
-        "airport", "name", "lat", "lon", "alt_ft", F.coalesce("tz_name", "_tz").alias("tz_name")
-    )
-    return completed.unionByName(extra.join(primary.select("airport"), "airport", "left_anti"))
+def merge_airports(primary: list[AirportRow], extra: list[AirportRow]) -> list[AirportRow]:
+    """Primary rows (first per code, time zone completed from ``extra``), plus extra's other codes."""
+    zones = {row[0]: row[5] for row in extra}
+    merged: dict[str, AirportRow] = {}
+    for row in primary:
+        if row[0] is not None and row[0] not in merged:
+            merged[row[0]] = (*row[:5], row[5] or zones.get(row[0]))
+    for row in extra:
+        merged.setdefault(row[0], row)
+    return [merged[code] for code in sorted(merged)]
+
+
+def local_frame(spark: SparkSession, rows: list[tuple], schema: StructType) -> DataFrame:
+    """A small driver-side table as a DataFrame held in the plan (no Python worker, no shuffle)."""
+    import pandas as pd
+
+    key = "spark.sql.execution.arrow.pyspark.enabled"
+    before = spark.conf.get(key)
+    spark.conf.set(key, "true")
+    try:
+        return spark.createDataFrame(pd.DataFrame(rows, columns=schema.fieldNames()), schema)
+    finally:
+        spark.conf.set(key, before)
 
 
 def conform_airlines(df: DataFrame) -> DataFrame:
@@ -538,7 +546,16 @@ def ensure_tables(spark: SparkSession, db: str) -> None:
 def overwrite_partitions(
     spark: SparkSession, df: DataFrame, table: str, months: set[Month] | None, present: set[Month]
 ) -> None:
-    """Replace the partitions of ``months`` (all partitions when None) with ``df``."""
+    """Replace the partitions of ``months`` (all partitions when None) with ``df``.
+
+    ``present`` are the months ``df`` has rows for; with none, nothing is written and the
+    partitions to replace are dropped (quarantine is usually empty).
+    """
+    if not present:
+        drop = set(months) if months is not None else set(table_partitions(spark, table))
+        for y, m in sorted(drop):
+            spark.sql(f"ALTER TABLE {table} DROP IF EXISTS PARTITION (year={y}, month={m})")
+        return
     key = "spark.sql.sources.partitionOverwriteMode"
     before = spark.conf.get(key)
     spark.conf.set(key, "static" if months is None else "dynamic")
@@ -549,6 +566,15 @@ def overwrite_partitions(
         spark.conf.set(key, before)
     for y, m in sorted((months or set()) - present):
         spark.sql(f"ALTER TABLE {table} DROP IF EXISTS PARTITION (year={y}, month={m})")
+
+
+def table_partitions(spark: SparkSession, table: str) -> list[Month]:
+    """The (year, month) partitions the metastore lists for ``table``."""
+    out = []
+    for row in spark.sql(f"SHOW PARTITIONS {table}").collect():
+        spec = dict(part.split("=", 1) for part in row[0].split("/"))
+        out.append((int(spec["year"]), int(spec["month"])))
+    return out
 
 
 def overwrite_table(spark: SparkSession, df: DataFrame, table: str, files: int = 1) -> None:
@@ -618,10 +644,20 @@ def clean_flights(staged: DataFrame, airports: DataFrame, cfg: Section, actions:
     )
 
 
-def summarize(checked: DataFrame) -> tuple[dict[Month, dict[str, int]], dict[str, int]]:
-    """Per-month outcome counts and per-rule counts, in one pass."""
+@dataclass
+class Summary:
+    """What one pass over the checked rows found."""
+
+    per_month: dict[Month, dict[str, int]]
+    rules: dict[str, int]
+    file_months: dict[str, set[Month]]  # bronze file identity -> months of its rows
+
+
+def summarize(checked: DataFrame) -> Summary:
+    """Per-month outcome counts, per-rule counts and each bronze file's months, in one pass."""
+    outcomes = ("rows", quality.SILVER, quality.QUARANTINED, quality.DUPLICATE)
     rows = (
-        checked.groupBy("year", "month")
+        checked.groupBy("_bronze_file", "year", "month")
         .agg(
             F.count(F.lit(1)).alias("rows"),
             *[
@@ -634,13 +670,16 @@ def summarize(checked: DataFrame) -> tuple[dict[Month, dict[str, int]], dict[str
     )
     per_month: dict[Month, dict[str, int]] = {}
     rules = dict.fromkeys(quality.RULE_NAMES, 0)
+    file_months: dict[str, set[Month]] = {}
     for r in rows:
-        per_month[_month(r["year"], r["month"])] = {
-            k: int(r[k] or 0) for k in ("rows", quality.SILVER, quality.QUARANTINED, quality.DUPLICATE)
-        }
+        month = _month(r["year"], r["month"])
+        counts = per_month.setdefault(month, dict.fromkeys(outcomes, 0))
+        for k in outcomes:
+            counts[k] += int(r[k] or 0)
         for name in quality.RULE_NAMES:
             rules[name] += int(r[f"rule__{name}"] or 0)
-    return per_month, rules
+        file_months.setdefault(file_identity(r["_bronze_file"]), set()).add(month)
+    return Summary(per_month, rules, file_months)
 
 
 def build_weather(spark: SparkSession, cfg: Section) -> DataFrame | None:
@@ -676,10 +715,17 @@ def _slot_files(folder: Path) -> list[str]:
     return sorted(file_identity(str(p)) for p in folder.rglob("*.parquet") if "/." not in str(p))
 
 
-def build_airports(spark: SparkSession, cfg: Section) -> DataFrame:
+def build_airports(spark: SparkSession, cfg: Section) -> tuple[DataFrame, int]:
+    """Silver airports and their count.
+
+    About 10,000 rows: merged on the driver, because a Spark plan for it (deduplication and
+    two joins) costs seconds of a fresh JVM's time for nothing.
+    """
     bronze = Path(cfg.paths.bronze)
     nyc = read_optional(spark, bronze / "airports" / f"source_format={NYC}")
-    return merge_airports(None if nyc is None else conform_nyc_airports(nyc), airportsdata_frame(spark))
+    primary = [] if nyc is None else [tuple(r) for r in nyc.transform(conform_nyc_airports).collect()]
+    rows = merge_airports(primary, airportsdata_rows())
+    return local_frame(spark, rows, SILVER_AIRPORTS), len(rows)
 
 
 def build_airlines(spark: SparkSession, cfg: Section) -> DataFrame | None:
@@ -738,7 +784,11 @@ def run_cleaning(
         log.info("incremental: %d month(s) to rebuild", len(months or ()))
 
     # Reference data first: flights need the airports' time zones.
-    airports = build_airports(spark, cfg).cache() if full else spark.table(f"{db}.airports")
+    airport_count = 0
+    if full:
+        airports, airport_count = build_airports(spark, cfg)
+    else:
+        airports = spark.table(f"{db}.airports")
     airlines = build_airlines(spark, cfg) if full else None
 
     result = CleaningResult(mode=mode, rule_actions=actions)
@@ -749,7 +799,8 @@ def run_cleaning(
             filter_months(months)
         )
         checked = clean_flights(staged, airports, cfg, actions).persist()
-        per_month, rule_counts = summarize(checked)
+        summary = summarize(checked)
+        per_month, rule_counts = summary.per_month, summary.rules
         result.rule_counts = rule_counts
         result.months = sorted(per_month) if months is None else sorted(months)
         result.bronze_rows = sum(v["rows"] for v in per_month.values())
@@ -768,11 +819,14 @@ def run_cleaning(
     # --- everything checked: write -----------------------------------------------------------
     ensure_tables(spark, db)
     if full:
-        overwrite_table(spark, airports.select(*SILVER_AIRPORTS.fieldNames()), f"{db}.airports")
-        result.reference["airports"] = spark.table(f"{db}.airports").count()
+        overwrite_table(spark, airports, f"{db}.airports")
+        result.reference["airports"] = airport_count
         if airlines is not None:
-            overwrite_table(spark, airlines, f"{db}.airlines")
-            result.reference["airlines"] = spark.table(f"{db}.airlines").count()
+            counted = Observation("airlines")
+            overwrite_table(
+                spark, airlines.observe(counted, F.count(F.lit(1)).alias("rows")), f"{db}.airlines"
+            )
+            result.reference["airlines"] = int(counted.get["rows"])
     if checked is not None:
         run_id, now = runlog.current_run_id(), runlog.utcnow()
         silver_months = {m for m, v in per_month.items() if v[quality.SILVER] > 0}
@@ -791,7 +845,7 @@ def run_cleaning(
             months,
             rejected_months,
         )
-        processed = months_of(checked)
+        processed = summary.file_months
         checked.unpersist()
         new_state_files = {f: m for f, m in old_files.items() if f in files_now}
         touched = set(months or ()) if months is not None else None
@@ -826,22 +880,24 @@ def write_weather(spark: SparkSession, conformed: DataFrame | None, table: str) 
     if conformed is None:
         spark.sql(f"TRUNCATE TABLE {table}")
         return {"bronze_rows": 0, "unplaceable": 0, "duplicates": 0, "silver_rows": 0}
-    conformed = conformed.persist()
-    counts = conformed.agg(
-        F.count(F.lit(1)).alias("rows"),
-        F.sum(
-            (F.col("airport").isNull() | (F.col("airport") == "") | F.col("hour_utc").isNull()).cast("long")
-        ).alias("unplaceable"),
-    ).first()
-    silver = conformed.transform(weather.filter_keyed).transform(weather.dedup_airport_hours)
+    # Counted while the table is written (observed metrics), not in passes of their own.
+    read, kept = Observation("weather_bronze"), Observation("weather_silver")
+    unplaceable = F.col("airport").isNull() | (F.col("airport") == "") | F.col("hour_utc").isNull()
+    silver = (
+        conformed.observe(
+            read, F.count(F.lit(1)).alias("rows"), F.sum(unplaceable.cast("long")).alias("unplaceable")
+        )
+        .transform(weather.filter_keyed)
+        .transform(weather.dedup_airport_hours)
+        .observe(kept, F.count(F.lit(1)).alias("rows"))
+    )
     overwrite_table(spark, silver.transform(weather.to_silver_weather), table, files=1)
-    conformed.unpersist()
-    out = spark.table(table).count()
-    bronze_rows, unplaceable = int(counts["rows"]), int(counts["unplaceable"] or 0)
+    bronze_rows, unplaced = int(read.get["rows"]), int(read.get["unplaceable"] or 0)
+    out = int(kept.get["rows"])
     return {
         "bronze_rows": bronze_rows,
-        "unplaceable": unplaceable,
-        "duplicates": bronze_rows - unplaceable - out,
+        "unplaceable": unplaced,
+        "duplicates": bronze_rows - unplaced - out,
         "silver_rows": out,
     }
 

@@ -55,8 +55,12 @@ else
 fi
 
 # spark-submit starts the driver JVM before the session reads spark.jars; put the JDBC
-# driver on its class path through the venv Spark's defaults.
-printf 'spark.driver.extraClassPath %s\n' "$PWD/jars/mariadb-java-client.jar" > "$spark_conf/spark-defaults.conf.new"
+# driver on its class path through the venv Spark's defaults, and let HotSpot compile the
+# large methods Spark generates (see JIT_OPTION in flightpipe/session.py).
+{
+    printf 'spark.driver.extraClassPath %s\n' "$PWD/jars/mariadb-java-client.jar"
+    printf 'spark.driver.extraJavaOptions %s\n' "-XX:-DontCompileHugeMethods"
+} > "$spark_conf/spark-defaults.conf.new"
 if ! cmp -s "$spark_conf/spark-defaults.conf.new" "$spark_conf/spark-defaults.conf"; then
     mv "$spark_conf/spark-defaults.conf.new" "$spark_conf/spark-defaults.conf"
 else
