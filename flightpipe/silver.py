@@ -551,20 +551,19 @@ def overwrite_partitions(
     ``present`` are the months ``df`` has rows for; with none, nothing is written and the
     partitions to replace are dropped (quarantine is usually empty).
     """
-    if not present:
-        drop = set(months) if months is not None else set(table_partitions(spark, table))
-        for y, m in sorted(drop):
-            spark.sql(f"ALTER TABLE {table} DROP IF EXISTS PARTITION (year={y}, month={m})")
-        return
-    key = "spark.sql.sources.partitionOverwriteMode"
-    before = spark.conf.get(key)
-    spark.conf.set(key, "static" if months is None else "dynamic")
-    try:
-        # One task per month: one file per partition, not one per shuffle partition.
-        df.repartition("year", "month").write.insertInto(table, overwrite=True)
-    finally:
-        spark.conf.set(key, before)
-    for y, m in sorted((months or set()) - present):
+    if present:
+        key = "spark.sql.sources.partitionOverwriteMode"
+        before = spark.conf.get(key)
+        spark.conf.set(key, "static" if months is None else "dynamic")
+        try:
+            # One task per month: one file per partition, not one per shuffle partition.
+            df.repartition("year", "month").write.insertInto(table, overwrite=True)
+        finally:
+            spark.conf.set(key, before)
+        stale = (months or set()) - present
+    else:
+        stale = set(months) if months is not None else set(table_partitions(spark, table))
+    for y, m in sorted(stale):
         spark.sql(f"ALTER TABLE {table} DROP IF EXISTS PARTITION (year={y}, month={m})")
 
 
