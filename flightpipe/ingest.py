@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -201,6 +201,35 @@ def split_parsed(df: DataFrame, slot: Slot, ingested_at, batch_id: str) -> tuple
     return good, bad
 
 
+def land_slot(
+    spark: SparkSession, writer: bronze.SlotWriter, slot: Slot, bronze_path: str, ingested_at
+) -> tuple[int, int, dict[str, int]]:
+    """Stage one slot's good rows and rejected lines; return rows, rejected and reasons."""
+    target = bronze.slot_path(bronze_path, slot.table, slot.fmt)
+    reject_target = bronze.rejected_path(bronze_path, slot.table, slot.fmt)
+    parsed = slot.reader(spark, slot.sources)
+    # Rejected lines are counted while the good rows are written, so clean input is parsed
+    # once; only input with bad lines is parsed a second time, to pick those lines out.
+    is_bad = F.col(S.CORRUPT_COLUMN).isNotNull() if S.CORRUPT_COLUMN in parsed.columns else F.lit(False)
+    seen = Observation(f"parsed {slot.key}")
+    observed = parsed.observe(seen, F.sum(is_bad.cast("long")).alias("bad"))
+    good, _ = split_parsed(observed, slot, ingested_at, writer.batch_id)
+    rows, _ = writer.stage(good, target, 1 if slot.small else 0)
+    if not seen.get["bad"]:
+        writer.stage_removal(reject_target)
+        return rows, 0, {}
+    # Caching the filtered parse keeps every column in the scan: Spark refuses a raw CSV
+    # query that reads the corrupt-record column alone.
+    bad_lines = slot.reader(spark, slot.sources).filter(is_bad).persist()
+    try:
+        _, bad = split_parsed(bad_lines, slot, ingested_at, writer.batch_id)
+        rejected, staged = writer.stage(bad, reject_target, 1)
+    finally:
+        bad_lines.unpersist()
+    counts = spark.read.parquet(str(staged)).groupBy("reason").count().collect()
+    return rows, rejected, {r["reason"]: r["count"] for r in counts}
+
+
 def run_ingest(
     spark: SparkSession, cfg: Section, flights: bool = False, force: bool = False
 ) -> list[SlotResult]:
@@ -231,21 +260,7 @@ def run_ingest(
                         )
                     )
                     continue
-                parsed = slot.reader(spark, slot.sources).persist()
-                try:
-                    good, bad = split_parsed(parsed, slot, ingested_at, batch_id)
-                    rows, _ = writer.stage(good, target, 1 if slot.small else 0)
-                    rejected, reasons = 0, {}
-                    reject_target = bronze.rejected_path(cfg.paths.bronze, slot.table, slot.fmt)
-                    if bad is not None:
-                        rejected, staged = writer.stage(bad, reject_target, 1)
-                        if rejected:
-                            counts = spark.read.parquet(str(staged)).groupBy("reason").count().collect()
-                            reasons = {r["reason"]: r["count"] for r in counts}
-                    if not rejected:
-                        writer.stage_removal(reject_target)
-                finally:
-                    parsed.unpersist()
+                rows, rejected, reasons = land_slot(spark, writer, slot, cfg.paths.bronze, ingested_at)
                 results.append(
                     SlotResult(
                         slot.table,

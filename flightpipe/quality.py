@@ -186,11 +186,16 @@ def _names(names: list[str]) -> Column:
 
 
 def with_quality_outcome(
-    df: DataFrame, settings: QualitySettings, actions: dict[str, str], source_priority: Column
+    df: DataFrame,
+    settings: QualitySettings,
+    actions: dict[str, str],
+    source_priority: Column,
+    quarantine_only: tuple[str, ...] = (),
 ) -> DataFrame:
     """Add ``rules_broken`` (array of rule names) and ``outcome`` (silver | quarantined | duplicate).
 
-    ``source_priority`` orders copies ingested at the same instant (lower wins).
+    ``source_priority`` orders copies ingested at the same instant (lower wins); the columns
+    ``quarantine_only`` are kept on quarantined rows and null on the others.
     """
     row_rules = [r for r in RULES if r.name != UNIQUE_KEY_RULE]
     drop_names = [r.name for r in row_rules if actions[r.name] == "drop"]
@@ -201,6 +206,9 @@ def with_quality_outcome(
     checked = df.withColumn("_row_broken", _broken(row_rules, settings)).withColumn(
         "_is_valid", ~F.arrays_overlap(F.col("_row_broken"), _names(drop_names))
     )
+    # Nulled before the window's shuffle: on a BTS row the raw values are most of its bytes,
+    # and only the quarantine reads them.
+    checked = checked.withColumns({c: F.when(~F.col("_is_valid"), F.col(c)) for c in quarantine_only})
     copies = Window.partitionBy(*NATURAL_KEY).orderBy(
         F.col("_is_valid").desc(),
         F.col("_ingested_at").desc_nulls_last(),

@@ -638,7 +638,13 @@ def clean_flights(staged: DataFrame, airports: DataFrame, cfg: Section, actions:
         .transform(with_utc_times)
         .transform(with_delay_flag)
         .transform(
-            lambda df: quality.with_quality_outcome(df, quality_settings(cfg), actions, table_priority)
+            lambda df: quality.with_quality_outcome(
+                df,
+                quality_settings(cfg),
+                actions,
+                table_priority,
+                quarantine_only=tuple(c for c in df.columns if c.startswith("_raw_")),
+            )
         )
     )
 

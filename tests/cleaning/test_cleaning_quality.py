@@ -182,6 +182,37 @@ def test_actions_from_config(spark):
     assert_df_equality(outcomes(spark, rows, actions), expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_raw_values_are_kept_on_quarantined_rows_only(spark):
+    key = {"flight_number": 7}
+    rows = [
+        row("good"),
+        row("bad", carrier=None),
+        row("warned", arr_delay_min=-500.0),
+        row("copy", **key),
+        row("kept", **key, _ingested_at=datetime(2027, 1, 1)),
+    ]
+    actions = quality.resolve_actions({"plausible_delays": "warn"}, "test")
+    staged = spark.createDataFrame(rows, STAGED).withColumn("_raw_x", F.struct(F.col("id").alias("id")))
+    out = (
+        staged.transform(with_time_zones(airports(spark)))
+        .transform(with_utc_times)
+        .transform(with_delay_flag)
+        .transform(lambda df: quality.with_quality_outcome(df, SETTINGS, actions, F.lit(0), ("_raw_x",)))
+        .select("id", "outcome", F.col("_raw_x.id").alias("raw_id"))
+    )
+    expected = spark.createDataFrame(
+        [
+            ("good", "silver", None),
+            ("bad", "quarantined", "bad"),
+            ("warned", "silver", None),
+            ("copy", "duplicate", None),
+            ("kept", "silver", None),
+        ],
+        "id string, outcome string, raw_id string",
+    )
+    assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_fail_action_raises_one_sentence():
     actions = quality.resolve_actions({"known_airports": "FAIL"}, "conf.yaml")
     quality.check_fail_rules({"known_airports": 0}, actions, "bronze", "conf.yaml")  # nothing broken
