@@ -17,15 +17,20 @@ of the cleaning config or a missing silver table rebuilds everything, as
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import math
 import os
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
@@ -165,27 +170,43 @@ def file_identity(path: str) -> str:
         return local
 
 
-def read_flight_sources(spark: SparkSession, cfg: Section) -> list[FlightSource]:
-    """The bronze flight folders that exist; an error when there is none."""
+def flight_folders(cfg: Section) -> list[tuple[str, Path, str | None]]:
+    """(table, folder, source format or None) of the bronze flight folders holding files."""
     bronze = Path(cfg.paths.bronze)
-    found: list[FlightSource] = []
-    stream = bronze / STREAM_TABLE
-    if _has_parquet(stream):
-        df = spark.read.parquet(str(stream))
-        files = df.inputFiles()
-        if files:
-            found.append(FlightSource(STREAM_TABLE, str(stream), df, sorted(files)))
-    for fmt in (NYC, BTS):
-        folder = bronze / BATCH_TABLE / f"source_format={fmt}"
-        if _has_parquet(folder):
-            df = spark.read.parquet(str(folder)).withColumn("source_format", F.lit(fmt))
-            found.append(FlightSource(BATCH_TABLE, str(folder), df, sorted(df.inputFiles())))
+    candidates: list[tuple[str, Path, str | None]] = [(STREAM_TABLE, bronze / STREAM_TABLE, None)]
+    candidates += [(BATCH_TABLE, bronze / BATCH_TABLE / f"source_format={fmt}", fmt) for fmt in (NYC, BTS)]
+    found = [c for c in candidates if _has_parquet(c[1])]
     if not found:
-        raise PipelineError(
-            f"no bronze flights found in {stream} nor {bronze / BATCH_TABLE}; run ingest.py --flights "
-            "or streaming.py first (or check paths.bronze in the config)."
-        )
+        raise PipelineError(_no_flights(bronze))
     return found
+
+
+def _no_flights(bronze: Path) -> str:
+    return (
+        f"no bronze flights found in {bronze / STREAM_TABLE} nor {bronze / BATCH_TABLE}; run ingest.py "
+        "--flights or streaming.py first (or check paths.bronze in the config)."
+    )
+
+
+def read_flight_sources(spark: SparkSession, cfg: Section) -> list[FlightSource]:
+    """The bronze flight folders that exist, read; an error when there is none."""
+    found: list[FlightSource] = []
+    for table, folder, fmt in flight_folders(cfg):
+        df = spark.read.parquet(str(folder))
+        if fmt is not None:
+            df = df.withColumn("source_format", F.lit(fmt))
+        files = sorted(df.inputFiles())
+        if files:
+            found.append(FlightSource(table, str(folder), df, files))
+    if not found:
+        raise PipelineError(_no_flights(Path(cfg.paths.bronze)))
+    return found
+
+
+def open_database(spark: SparkSession, cfg: Section, db: str) -> bool:
+    """Create the database when missing; return whether ``<db>.flights`` exists."""
+    ensure_database(spark, cfg, db)
+    return spark.catalog.tableExists(f"{db}.flights")
 
 
 def read_optional(spark: SparkSession, folder: Path) -> DataFrame | None:
@@ -738,18 +759,51 @@ def build_airlines(spark: SparkSession, cfg: Section) -> DataFrame | None:
     return None if nyc is None else conform_airlines(nyc)
 
 
+BRONZE_BYTES_PER_PARTITION = 8 * 1024 * 1024
+
+
+def cleaning_partitions(sources: list[FlightSource], minimum: int) -> int:
+    """Shuffle partitions for a run: one per 8 MB of bronze parquet (about 25 MB of
+    shuffled rows), at least ``minimum``."""
+    size = 0
+    for f in (f for s in sources for f in s.files):
+        with contextlib.suppress(OSError):
+            size += os.stat(_norm(f)).st_size
+    return max(minimum, math.ceil(size / BRONZE_BYTES_PER_PARTITION))
+
+
+@contextlib.contextmanager
+def shuffle_partitions(spark: SparkSession, n: int) -> Iterator[None]:
+    """``spark.sql.shuffle.partitions`` set to ``n`` inside the block."""
+    key = "spark.sql.shuffle.partitions"
+    before = spark.conf.get(key)
+    spark.conf.set(key, str(n))
+    try:
+        yield
+    finally:
+        spark.conf.set(key, before)
+
+
 def run_cleaning(
     spark: SparkSession, cfg: Section, full_refresh: bool = False, database: str = "silver"
 ) -> CleaningResult:
     """Bronze -> silver for the changed months (everything with ``full_refresh``)."""
     actions = quality.resolve_actions(dict(cfg.cleaning.rule_actions), cfg.config_file)
-    sources = read_flight_sources(spark, cfg)  # fails first when there is no flight input
-    ensure_database(spark, cfg, database)
+    flight_folders(cfg)  # fails first when there is no flight input
     db = database
     state = load_state(cfg)
-    tables_exist = spark.catalog.tableExists(f"{db}.flights")
     ref_files, wx_files = reference_files(cfg), weather_files(cfg)
     fingerprint = config_fingerprint(cfg)
+    rebuild = full_refresh or not state or state.get("config") != fingerprint
+    rebuild = rebuild or state.get("reference_files") != ref_files
+    # The first metastore call boots Derby and Hive's client: seconds of one core's work,
+    # done in a thread while the bronze files are read (and the airports merged, when the
+    # run is a rebuild whatever the metastore holds).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        opened = pool.submit(open_database, spark, cfg, db)
+        sources = read_flight_sources(spark, cfg)
+        built = build_airports(spark, cfg) if rebuild else None
+        tables_exist = opened.result()
     reasons = []
     if full_refresh:
         reasons.append("--full-refresh")
@@ -791,93 +845,98 @@ def run_cleaning(
     # Reference data first: flights need the airports' time zones.
     airport_count = 0
     if full:
-        airports, airport_count = build_airports(spark, cfg)
+        airports, airport_count = built or build_airports(spark, cfg)
     else:
         airports = spark.table(f"{db}.airports")
     airlines = build_airlines(spark, cfg) if full else None
 
-    result = CleaningResult(mode=mode, rule_actions=actions)
-    checked = None
-    if full or months:
-        pruned = [prune_stream(s, months) for s in sources]
-        staged = union_all([conform_source(s).transform(with_bucket) for s in pruned]).transform(
-            filter_months(months)
-        )
-        checked = clean_flights(staged, airports, cfg, actions).persist()
-        summary = summarize(checked)
-        per_month, rule_counts = summary.per_month, summary.rules
-        result.rule_counts = rule_counts
-        result.months = sorted(per_month) if months is None else sorted(months)
-        result.bronze_rows = sum(v["rows"] for v in per_month.values())
-        result.silver_rows = sum(v[quality.SILVER] for v in per_month.values())
-        result.quarantined = sum(v[quality.QUARANTINED] for v in per_month.values())
-        result.duplicates = sum(v[quality.DUPLICATE] for v in per_month.values())
-        where = f"bronze flights under {cfg.paths.bronze}"
-        try:
-            quality.check_fail_rules(rule_counts, actions, where, cfg.config_file)
-        except PipelineError:
-            checked.unpersist()
-            raise
-
-    wx_df = build_weather(spark, cfg) if weather_changed else None
-
-    # --- everything checked: write -----------------------------------------------------------
-    ensure_tables(spark, db)
-    if full:
-        overwrite_table(spark, airports, f"{db}.airports")
-        result.reference["airports"] = airport_count
-        if airlines is not None:
-            counted = Observation("airlines")
-            overwrite_table(
-                spark, airlines.observe(counted, F.count(F.lit(1)).alias("rows")), f"{db}.airlines"
+    # The unique-key window sorts its partitions in the heap: sized to the input, they stay
+    # small at any scale (a fixed count fills the heap and spills on a large bronze).
+    with shuffle_partitions(spark, cleaning_partitions(sources, cfg.spark.shuffle_partitions)):
+        result = CleaningResult(mode=mode, rule_actions=actions)
+        checked = None
+        if full or months:
+            pruned = [prune_stream(s, months) for s in sources]
+            staged = union_all([conform_source(s).transform(with_bucket) for s in pruned]).transform(
+                filter_months(months)
             )
-            result.reference["airlines"] = int(counted.get["rows"])
-    if checked is not None:
-        run_id, now = runlog.current_run_id(), runlog.utcnow()
-        silver_months = {m for m, v in per_month.items() if v[quality.SILVER] > 0}
-        rejected_months = {m for m, v in per_month.items() if v[quality.QUARANTINED] > 0}
-        overwrite_partitions(
-            spark,
-            checked.where(F.col("outcome") == quality.SILVER).transform(to_silver_flights),
-            f"{db}.flights",
-            months,
-            silver_months,
-        )
-        overwrite_partitions(
-            spark,
-            checked.where(F.col("outcome") == quality.QUARANTINED).transform(to_rejected(run_id, now)),
-            f"{db}.flights_rejected",
-            months,
-            rejected_months,
-        )
-        processed = summary.file_months
-        checked.unpersist()
-        new_state_files = {f: m for f, m in old_files.items() if f in files_now}
-        touched = set(months or ()) if months is not None else None
-        for f in list(new_state_files):
-            if touched is not None:
-                new_state_files[f] = [list(m) for m in map(tuple, new_state_files[f]) if m not in touched]
-        for f, found in processed.items():
-            merged = {tuple(m) for m in new_state_files.get(f, [])} | found
-            new_state_files[f] = sorted([list(m) for m in merged])
-    else:
-        new_state_files = {f: m for f, m in old_files.items() if f in files_now}
-    for f in files_now:
-        new_state_files.setdefault(f, [])  # a file without rows is not new next time
-    if weather_changed:
-        result.weather = write_weather(spark, wx_df, f"{db}.weather_hourly")
+            # On disk: the checked rows are read by the summary and the two writes; held in the
+            # heap they would grow the driver JVM with the input (local mode runs the tasks there).
+            checked = clean_flights(staged, airports, cfg, actions).persist(StorageLevel.DISK_ONLY)
+            summary = summarize(checked)
+            per_month, rule_counts = summary.per_month, summary.rules
+            result.rule_counts = rule_counts
+            result.months = sorted(per_month) if months is None else sorted(months)
+            result.bronze_rows = sum(v["rows"] for v in per_month.values())
+            result.silver_rows = sum(v[quality.SILVER] for v in per_month.values())
+            result.quarantined = sum(v[quality.QUARANTINED] for v in per_month.values())
+            result.duplicates = sum(v[quality.DUPLICATE] for v in per_month.values())
+            where = f"bronze flights under {cfg.paths.bronze}"
+            try:
+                quality.check_fail_rules(rule_counts, actions, where, cfg.config_file)
+            except PipelineError:
+                checked.unpersist()
+                raise
 
-    save_state(
-        cfg,
-        {
-            "version": STATE_VERSION,
-            "config": fingerprint,
-            "reference_files": ref_files,
-            "weather_files": wx_files,
-            "files": new_state_files,
-        },
-    )
-    return result
+        wx_df = build_weather(spark, cfg) if weather_changed else None
+
+        # --- everything checked: write -----------------------------------------------------------
+        ensure_tables(spark, db)
+        if full:
+            overwrite_table(spark, airports, f"{db}.airports")
+            result.reference["airports"] = airport_count
+            if airlines is not None:
+                counted = Observation("airlines")
+                overwrite_table(
+                    spark, airlines.observe(counted, F.count(F.lit(1)).alias("rows")), f"{db}.airlines"
+                )
+                result.reference["airlines"] = int(counted.get["rows"])
+        if checked is not None:
+            run_id, now = runlog.current_run_id(), runlog.utcnow()
+            silver_months = {m for m, v in per_month.items() if v[quality.SILVER] > 0}
+            rejected_months = {m for m, v in per_month.items() if v[quality.QUARANTINED] > 0}
+            overwrite_partitions(
+                spark,
+                checked.where(F.col("outcome") == quality.SILVER).transform(to_silver_flights),
+                f"{db}.flights",
+                months,
+                silver_months,
+            )
+            overwrite_partitions(
+                spark,
+                checked.where(F.col("outcome") == quality.QUARANTINED).transform(to_rejected(run_id, now)),
+                f"{db}.flights_rejected",
+                months,
+                rejected_months,
+            )
+            processed = summary.file_months
+            checked.unpersist()
+            new_state_files = {f: m for f, m in old_files.items() if f in files_now}
+            touched = set(months or ()) if months is not None else None
+            for f in list(new_state_files):
+                if touched is not None:
+                    new_state_files[f] = [list(m) for m in map(tuple, new_state_files[f]) if m not in touched]
+            for f, found in processed.items():
+                merged = {tuple(m) for m in new_state_files.get(f, [])} | found
+                new_state_files[f] = sorted([list(m) for m in merged])
+        else:
+            new_state_files = {f: m for f, m in old_files.items() if f in files_now}
+        for f in files_now:
+            new_state_files.setdefault(f, [])  # a file without rows is not new next time
+        if weather_changed:
+            result.weather = write_weather(spark, wx_df, f"{db}.weather_hourly")
+
+        save_state(
+            cfg,
+            {
+                "version": STATE_VERSION,
+                "config": fingerprint,
+                "reference_files": ref_files,
+                "weather_files": wx_files,
+                "files": new_state_files,
+            },
+        )
+        return result
 
 
 def write_weather(spark: SparkSession, conformed: DataFrame | None, table: str) -> dict[str, int]:

@@ -54,7 +54,15 @@ def conform_nyc_weather(df: DataFrame) -> DataFrame:
 
 
 def _unit(variable: str) -> Column:
-    return F.lower(F.trim(F.get_json_object(F.col("hourly_units"), f"$.{variable}")))
+    return F.col("_units")[variable]
+
+
+def with_units(df: DataFrame) -> DataFrame:
+    """Add ``_units``: ``hourly_units`` parsed once per row, units lower-cased and trimmed."""
+    # One JSON parse per row instead of one per variable: Spark keeps a non-trivial column
+    # in its own projection rather than inline it into every expression that reads it.
+    units = F.from_json(F.col("hourly_units"), "map<string,string>")
+    return df.withColumn("_units", F.transform_values(units, lambda _, v: F.lower(F.trim(v))))
 
 
 def _value(df: DataFrame, variable: str) -> Column:
@@ -94,6 +102,7 @@ def _visibility_km(df: DataFrame, variable: str) -> Column:
 
 def conform_openmeteo_weather(df: DataFrame) -> DataFrame:
     """Open-Meteo hourly rows (local ``time`` at ``utc_offset_seconds``) to the silver columns."""
+    df = with_units(df)
     local_wall = F.try_to_timestamp(F.col("time"), F.lit("yyyy-MM-dd'T'HH:mm"))
     hour_utc = F.timestamp_seconds(F.unix_seconds(local_wall) - F.col("utc_offset_seconds").cast("long"))
     return df.select(

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from flightpipe.config import load_config
 from flightpipe.errors import PipelineError
-from flightpipe.silver import clean, state_path
+from flightpipe.silver import FlightSource, clean, cleaning_partitions, shuffle_partitions, state_path
 from tests.cleaning import bronze_fixtures as bf
 from tests.conftest import write_config
 
@@ -247,3 +247,18 @@ def test_missing_bronze(spark, database, make_config):
     with pytest.raises(PipelineError, match=r"no bronze flights found in .*bronze/flights nor"):
         clean(spark, cfg, database=database)
     assert not spark.catalog.databaseExists(database)
+
+
+def test_shuffle_partitions_follow_the_bronze_size(spark, tmp_path):
+    sizes = {"a.parquet": 20 * 2**20, "b.parquet": 5 * 2**20}
+    for name, size in sizes.items():
+        with open(tmp_path / name, "wb") as fh:
+            fh.truncate(size)
+    files = [(tmp_path / n).as_uri() for n in sizes]
+    sources = [FlightSource("flights", str(tmp_path), None, files)]
+    assert cleaning_partitions(sources, 2) == 4  # 25 MB at 8 MB a partition
+    assert cleaning_partitions(sources, 8) == 8  # never below the configured count
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    with shuffle_partitions(spark, 13):
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "13"
+    assert spark.conf.get("spark.sql.shuffle.partitions") == before
