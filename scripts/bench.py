@@ -103,7 +103,6 @@ class MemorySampler(threading.Thread):
         self.peak_total = 0
         self.samples = 0
         self._halt = threading.Event()
-        self._cmdlines: dict[int, str] = {}
 
     def run(self) -> None:
         while not self._halt.is_set():
@@ -118,14 +117,19 @@ class MemorySampler(threading.Thread):
             tree.append(pid)
             todo.extend(children.get(pid, []))
         total = driver = 0
+        root = _cmdline(self.pid)
         for pid in tree:
+            command = _cmdline(pid)
+            if pid != self.pid and command == root:
+                # The JVM forks to run a shell command (Hadoop's local file system does): until
+                # the exec, the child shows the JVM's own pages. Counting it doubled the driver.
+                continue
             rss = _rss(pid)
             total += rss
-            if pid not in self._cmdlines:
-                self._cmdlines[pid] = _cmdline(pid)
             # The spark-submit process becomes the driver JVM (exec); the Python process
             # running the entry script is its child. Python workers (pyspark.daemon) are not.
-            if pid == self.pid or (self.script and self.script in self._cmdlines[pid]):
+            program = command.split(" ", 1)[0]
+            if pid == self.pid or (self.script and self.script in command and "python" in program):
                 driver += rss
         self.peak_total = max(self.peak_total, total)
         self.peak_driver = max(self.peak_driver, driver)

@@ -10,6 +10,16 @@ from pathlib import Path
 from tests.conftest import write_config
 
 
+def sampled(bench, code: str, script: str):
+    """The sampler's view of ``python -c code`` run to its end."""
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    sampler = bench.MemorySampler(proc.pid, script)
+    sampler.start()
+    proc.wait()
+    sampler.stop()
+    return sampler
+
+
 def test_sampler_sees_the_memory_of_the_whole_tree(bench):
     # A parent that allocates ~60 MB and a child that allocates ~120 MB, both held for 1.5 s.
     child = "x = bytearray(120 * 1024 * 1024); import time; time.sleep(1.5)"
@@ -17,14 +27,26 @@ def test_sampler_sees_the_memory_of_the_whole_tree(bench):
         "import subprocess, sys; x = bytearray(60 * 1024 * 1024); "
         f"subprocess.run([sys.executable, '-c', {child!r}])"
     )
-    proc = subprocess.Popen([sys.executable, "-c", parent])
-    sampler = bench.MemorySampler(proc.pid, "no-such-script")
-    sampler.start()
-    proc.wait()
-    sampler.stop()
+    sampler = sampled(bench, parent, "no-such-script")
     assert sampler.samples >= 3
     assert 60e6 <= sampler.peak_driver < 120e6, "the driver is the root process only"
     assert sampler.peak_total >= 180e6, "the total counts the child too"
+
+
+def test_sampler_does_not_count_a_fork_before_its_exec(bench):
+    # The driver JVM forks to run shell commands: until the exec the child has the parent's
+    # command line and shows the parent's pages, which are shared, not new memory.
+    code = (
+        "import os, time\n"
+        "x = bytearray(150 * 1024 * 1024)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n    time.sleep(1.5)\n    os._exit(0)\n"
+        "os.waitpid(pid, 0)  # fork-marker\n"
+    )
+    sampler = sampled(bench, code, "fork-marker")
+    assert sampler.samples >= 3
+    assert 150e6 <= sampler.peak_driver < 250e6
+    assert sampler.peak_total < 250e6
 
 
 def test_event_log_profile_sums_tasks_and_finds_skew(bench, tmp_path):
