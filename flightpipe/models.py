@@ -39,6 +39,7 @@ from flightpipe.config import Section
 from flightpipe.errors import PipelineError
 from flightpipe.hive import ensure_database
 from flightpipe.schemas import struct
+from flightpipe.session import temporary_conf
 
 log = logging.getLogger("flightpipe.models")
 
@@ -627,13 +628,9 @@ def score(spark: SparkSession, cfg: Section, start: date, end: date, run: runlog
     ensure_database(spark, cfg, "silver")
     if not spark.catalog.tableExists(PREDICTIONS_TABLE):
         staged.limit(0).write.format("parquet").partitionBy("flight_date").saveAsTable(PREDICTIONS_TABLE)
-    previous = spark.conf.get("spark.sql.sources.partitionOverwriteMode")
-    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-    try:
-        # Only the days being scored are replaced; the rest of the table stays as it is.
+    # Only the days being scored are replaced; the rest of the table stays as it is.
+    with temporary_conf(spark, "spark.sql.sources.partitionOverwriteMode", "dynamic"):
         staged.select(*DELAY_PREDICTIONS.fieldNames()).write.mode("overwrite").insertInto(PREDICTIONS_TABLE)
-    finally:
-        spark.conf.set("spark.sql.sources.partitionOverwriteMode", previous)
     days = {r[0] for r in staged.select("flight_date").distinct().collect()}
     _drop_stale_partitions(spark, start, end, days)
     run.rows_in = n

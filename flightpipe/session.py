@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 from pyspark import SparkContext
@@ -170,3 +172,14 @@ def _quiet_logs(spark: SparkSession, cfg: Section) -> None:
         system.setProperty("derby.stream.error.file", f"{cfg.paths.logs}/derby.log")
         uri = jvm.java.io.File(cfg.spark.log4j_config).toURI()
         jvm.org.apache.logging.log4j.core.config.Configurator.reconfigure(uri)
+
+
+@contextlib.contextmanager
+def temporary_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
+    """The runtime setting ``key`` set to ``value`` inside the block, restored after it."""
+    before = spark.conf.get(key)
+    spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        spark.conf.set(key, before)

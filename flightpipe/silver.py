@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,7 @@ from flightpipe.schemas import (
     SILVER_FLIGHTS,
     SILVER_WEATHER_HOURLY,
 )
+from flightpipe.session import temporary_conf
 from flightpipe.times import with_utc_times
 
 log = logging.getLogger("flightpipe.silver")
@@ -188,10 +188,12 @@ def _no_flights(bronze: Path) -> str:
     )
 
 
-def read_flight_sources(spark: SparkSession, cfg: Section) -> list[FlightSource]:
-    """The bronze flight folders that exist, read; an error when there is none."""
+def read_flight_sources(
+    spark: SparkSession, cfg: Section, folders: list[tuple[str, Path, str | None]]
+) -> list[FlightSource]:
+    """The bronze flight ``folders`` (from :func:`flight_folders`), read; an error when none holds a file."""
     found: list[FlightSource] = []
-    for table, folder, fmt in flight_folders(cfg):
+    for table, folder, fmt in folders:
         df = spark.read.parquet(str(folder))
         if fmt is not None:
             df = df.withColumn("source_format", F.lit(fmt))
@@ -434,13 +436,8 @@ def local_frame(spark: SparkSession, rows: list[tuple], schema: StructType) -> D
     """A small driver-side table as a DataFrame held in the plan (no Python worker, no shuffle)."""
     import pandas as pd
 
-    key = "spark.sql.execution.arrow.pyspark.enabled"
-    before = spark.conf.get(key)
-    spark.conf.set(key, "true")
-    try:
+    with temporary_conf(spark, "spark.sql.execution.arrow.pyspark.enabled", "true"):
         return spark.createDataFrame(pd.DataFrame(rows, columns=schema.fieldNames()), schema)
-    finally:
-        spark.conf.set(key, before)
 
 
 def conform_airlines(df: DataFrame) -> DataFrame:
@@ -573,14 +570,10 @@ def overwrite_partitions(
     partitions to replace are dropped (quarantine is usually empty).
     """
     if present:
-        key = "spark.sql.sources.partitionOverwriteMode"
-        before = spark.conf.get(key)
-        spark.conf.set(key, "static" if months is None else "dynamic")
-        try:
+        mode = "static" if months is None else "dynamic"
+        with temporary_conf(spark, "spark.sql.sources.partitionOverwriteMode", mode):
             # One task per month: one file per partition, not one per shuffle partition.
             df.repartition("year", "month").write.insertInto(table, overwrite=True)
-        finally:
-            spark.conf.set(key, before)
         stale = (months or set()) - present
     else:
         stale = set(months) if months is not None else set(table_partitions(spark, table))
@@ -772,38 +765,16 @@ def cleaning_partitions(sources: list[FlightSource], minimum: int) -> int:
     return max(minimum, math.ceil(size / BRONZE_BYTES_PER_PARTITION))
 
 
-@contextlib.contextmanager
-def shuffle_partitions(spark: SparkSession, n: int) -> Iterator[None]:
-    """``spark.sql.shuffle.partitions`` set to ``n`` inside the block."""
-    key = "spark.sql.shuffle.partitions"
-    before = spark.conf.get(key)
-    spark.conf.set(key, str(n))
-    try:
-        yield
-    finally:
-        spark.conf.set(key, before)
-
-
 def run_cleaning(
     spark: SparkSession, cfg: Section, full_refresh: bool = False, database: str = "silver"
 ) -> CleaningResult:
     """Bronze -> silver for the changed months (everything with ``full_refresh``)."""
     actions = quality.resolve_actions(dict(cfg.cleaning.rule_actions), cfg.config_file)
-    flight_folders(cfg)  # fails first when there is no flight input
+    folders = flight_folders(cfg)  # fails first when there is no flight input
     db = database
     state = load_state(cfg)
     ref_files, wx_files = reference_files(cfg), weather_files(cfg)
     fingerprint = config_fingerprint(cfg)
-    rebuild = full_refresh or not state or state.get("config") != fingerprint
-    rebuild = rebuild or state.get("reference_files") != ref_files
-    # The first metastore call boots Derby and Hive's client: seconds of one core's work,
-    # done in a thread while the bronze files are read (and the airports merged, when the
-    # run is a rebuild whatever the metastore holds).
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        opened = pool.submit(open_database, spark, cfg, db)
-        sources = read_flight_sources(spark, cfg)
-        built = build_airports(spark, cfg) if rebuild else None
-        tables_exist = opened.result()
     reasons = []
     if full_refresh:
         reasons.append("--full-refresh")
@@ -813,6 +784,14 @@ def run_cleaning(
         reasons.append("the cleaning config changed")
     if state and state.get("reference_files") != ref_files:
         reasons.append("bronze airports or airlines changed")
+    # The first metastore call boots Derby and Hive's client: seconds of one core's work,
+    # done in a thread while the bronze files are read (and the airports merged, when the
+    # run is a rebuild whatever the metastore holds).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        opened = pool.submit(open_database, spark, cfg, db)
+        sources = read_flight_sources(spark, cfg, folders)
+        built = build_airports(spark, cfg) if reasons else None
+        tables_exist = opened.result()
     if not tables_exist:
         reasons.append(f"{db}.flights does not exist")
     full = bool(reasons)
@@ -852,7 +831,8 @@ def run_cleaning(
 
     # The unique-key window sorts its partitions in the heap: sized to the input, they stay
     # small at any scale (a fixed count fills the heap and spills on a large bronze).
-    with shuffle_partitions(spark, cleaning_partitions(sources, cfg.spark.shuffle_partitions)):
+    partitions = cleaning_partitions(sources, cfg.spark.shuffle_partitions)
+    with temporary_conf(spark, "spark.sql.shuffle.partitions", str(partitions)):
         result = CleaningResult(mode=mode, rule_actions=actions)
         checked = None
         if full or months:

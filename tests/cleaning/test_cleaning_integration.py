@@ -19,7 +19,8 @@ from pyspark.sql import functions as F
 
 from flightpipe.config import load_config
 from flightpipe.errors import PipelineError
-from flightpipe.silver import FlightSource, clean, cleaning_partitions, shuffle_partitions, state_path
+from flightpipe.session import temporary_conf
+from flightpipe.silver import FlightSource, clean, cleaning_partitions, state_path
 from tests.cleaning import bronze_fixtures as bf
 from tests.conftest import write_config
 
@@ -259,6 +260,6 @@ def test_shuffle_partitions_follow_the_bronze_size(spark, tmp_path):
     assert cleaning_partitions(sources, 2) == 4  # 25 MB at 8 MB a partition
     assert cleaning_partitions(sources, 8) == 8  # never below the configured count
     before = spark.conf.get("spark.sql.shuffle.partitions")
-    with shuffle_partitions(spark, 13):
+    with temporary_conf(spark, "spark.sql.shuffle.partitions", "13"):
         assert spark.conf.get("spark.sql.shuffle.partitions") == "13"
     assert spark.conf.get("spark.sql.shuffle.partitions") == before
