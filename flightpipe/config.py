@@ -29,6 +29,7 @@ SPEC: dict[str, Any] = {
         "app_name": "str",
         "shuffle_partitions": "int",
         "driver_memory": "str",
+        "off_heap_memory": "str",
         "log4j_config": "path",
         "jars": "paths",
         "extra_conf": "dict",

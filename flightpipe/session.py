@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -104,6 +105,19 @@ def metastore_conf(cfg: Section) -> dict[str, str]:
     )
 
 
+def off_heap_conf(cfg: Section) -> dict[str, str]:
+    """Spark's off-heap execution memory from ``spark.off_heap_memory`` (``0``: none)."""
+    size = cfg.spark.off_heap_memory.strip().lower()
+    if not re.fullmatch(r"\d+[kmgt]?", size):
+        raise PipelineError(
+            f"config key 'spark.off_heap_memory' in {cfg.config_file} must be a size such as "
+            f"1g or 512m, or 0 for none, not '{cfg.spark.off_heap_memory}'."
+        )
+    if int(re.match(r"\d+", size).group()) == 0:
+        return {"spark.memory.offHeap.enabled": "false"}
+    return {"spark.memory.offHeap.enabled": "true", "spark.memory.offHeap.size": size}
+
+
 def session_conf(cfg: Section, app: str, hive: bool = True) -> dict[str, str]:
     """Every Spark setting the pipeline sets, as one flat map."""
     logs = cfg.paths.logs
@@ -126,6 +140,7 @@ def session_conf(cfg: Section, app: str, hive: bool = True) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "true",
         "spark.sql.adaptive.enabled": "true",
     }
+    conf.update(off_heap_conf(cfg))
     if jars:
         conf["spark.jars"] = ",".join(jars)
         conf["spark.driver.extraClassPath"] = os.pathsep.join(jars)

@@ -572,8 +572,10 @@ def overwrite_partitions(
     if present:
         mode = "static" if months is None else "dynamic"
         with temporary_conf(spark, "spark.sql.sources.partitionOverwriteMode", mode):
-            # One task per month: one file per partition, not one per shuffle partition.
-            df.repartition("year", "month").write.insertInto(table, overwrite=True)
+            # Rebalance, not repartition: AQE still gathers each month into one file, but splits
+            # a month bigger than the advisory size, so the writer's sort never holds a whole
+            # month in memory (one task per month held 700 MB of sort buffer at 10M rows).
+            df.hint("rebalance", "year", "month").write.insertInto(table, overwrite=True)
         stale = (months or set()) - present
     else:
         stale = set(months) if months is not None else set(table_partitions(spark, table))
@@ -609,6 +611,16 @@ class CleaningResult:
     rule_actions: dict[str, str] = field(default_factory=dict)
     weather: dict[str, int] = field(default_factory=dict)
     reference: dict[str, int] = field(default_factory=dict)
+
+    def add_summary(self, summary: Summary, months: set[Month] | None) -> None:
+        """Take the counts of a pass over the checked rows of ``months`` (all when None)."""
+        per_month = summary.per_month
+        self.rule_counts = summary.rules
+        self.months = sorted(per_month) if months is None else sorted(months)
+        self.bronze_rows = sum(v["rows"] for v in per_month.values())
+        self.silver_rows = sum(v[quality.SILVER] for v in per_month.values())
+        self.quarantined = sum(v[quality.QUARANTINED] for v in per_month.values())
+        self.duplicates = sum(v[quality.DUPLICATE] for v in per_month.values())
 
     @property
     def balanced(self) -> bool:
@@ -829,94 +841,120 @@ def run_cleaning(
         airports = spark.table(f"{db}.airports")
     airlines = build_airlines(spark, cfg) if full else None
 
-    # The unique-key window sorts its partitions in the heap: sized to the input, they stay
-    # small at any scale (a fixed count fills the heap and spills on a large bronze).
+    # The unique-key window sorts its partitions in memory: sized to the input, they stay
+    # small at any scale (a fixed count fills the memory and spills on a large bronze).
     partitions = cleaning_partitions(sources, cfg.spark.shuffle_partitions)
+    result = CleaningResult(mode=mode, rule_actions=actions)
+    processed: dict[str, set[Month]] = {}
     with temporary_conf(spark, "spark.sql.shuffle.partitions", str(partitions)):
-        result = CleaningResult(mode=mode, rule_actions=actions)
         checked = None
         if full or months:
-            pruned = [prune_stream(s, months) for s in sources]
-            staged = union_all([conform_source(s).transform(with_bucket) for s in pruned]).transform(
-                filter_months(months)
-            )
-            # On disk: the checked rows are read by the summary and the two writes; held in the
-            # heap they would grow the driver JVM with the input (local mode runs the tasks there).
-            checked = clean_flights(staged, airports, cfg, actions).persist(StorageLevel.DISK_ONLY)
-            summary = summarize(checked)
-            per_month, rule_counts = summary.per_month, summary.rules
-            result.rule_counts = rule_counts
-            result.months = sorted(per_month) if months is None else sorted(months)
-            result.bronze_rows = sum(v["rows"] for v in per_month.values())
-            result.silver_rows = sum(v[quality.SILVER] for v in per_month.values())
-            result.quarantined = sum(v[quality.QUARANTINED] for v in per_month.values())
-            result.duplicates = sum(v[quality.DUPLICATE] for v in per_month.values())
-            where = f"bronze flights under {cfg.paths.bronze}"
-            try:
-                quality.check_fail_rules(rule_counts, actions, where, cfg.config_file)
-            except PipelineError:
-                checked.unpersist()
-                raise
-
+            checked, summary = check_flights(sources, months, airports, cfg, actions)
+            result.add_summary(summary, months)
+            processed = summary.file_months
         wx_df = build_weather(spark, cfg) if weather_changed else None
 
         # --- everything checked: write -----------------------------------------------------------
         ensure_tables(spark, db)
         if full:
-            overwrite_table(spark, airports, f"{db}.airports")
-            result.reference["airports"] = airport_count
-            if airlines is not None:
-                counted = Observation("airlines")
-                overwrite_table(
-                    spark, airlines.observe(counted, F.count(F.lit(1)).alias("rows")), f"{db}.airlines"
-                )
-                result.reference["airlines"] = int(counted.get["rows"])
+            result.reference = write_reference(spark, db, airports, airport_count, airlines)
         if checked is not None:
-            run_id, now = runlog.current_run_id(), runlog.utcnow()
-            silver_months = {m for m, v in per_month.items() if v[quality.SILVER] > 0}
-            rejected_months = {m for m, v in per_month.items() if v[quality.QUARANTINED] > 0}
-            overwrite_partitions(
-                spark,
-                checked.where(F.col("outcome") == quality.SILVER).transform(to_silver_flights),
-                f"{db}.flights",
-                months,
-                silver_months,
-            )
-            overwrite_partitions(
-                spark,
-                checked.where(F.col("outcome") == quality.QUARANTINED).transform(to_rejected(run_id, now)),
-                f"{db}.flights_rejected",
-                months,
-                rejected_months,
-            )
-            processed = summary.file_months
-            checked.unpersist()
-            new_state_files = {f: m for f, m in old_files.items() if f in files_now}
-            touched = set(months or ()) if months is not None else None
-            for f in list(new_state_files):
-                if touched is not None:
-                    new_state_files[f] = [list(m) for m in map(tuple, new_state_files[f]) if m not in touched]
-            for f, found in processed.items():
-                merged = {tuple(m) for m in new_state_files.get(f, [])} | found
-                new_state_files[f] = sorted([list(m) for m in merged])
-        else:
-            new_state_files = {f: m for f, m in old_files.items() if f in files_now}
-        for f in files_now:
-            new_state_files.setdefault(f, [])  # a file without rows is not new next time
+            write_flights(spark, db, checked, summary.per_month, months)
         if weather_changed:
             result.weather = write_weather(spark, wx_df, f"{db}.weather_hourly")
 
-        save_state(
-            cfg,
-            {
-                "version": STATE_VERSION,
-                "config": fingerprint,
-                "reference_files": ref_files,
-                "weather_files": wx_files,
-                "files": new_state_files,
-            },
+    save_state(
+        cfg,
+        {
+            "version": STATE_VERSION,
+            "config": fingerprint,
+            "reference_files": ref_files,
+            "weather_files": wx_files,
+            "files": next_file_state(old_files, files_now, months, processed),
+        },
+    )
+    return result
+
+
+def check_flights(
+    sources: list[FlightSource],
+    months: set[Month] | None,
+    airports: DataFrame,
+    cfg: Section,
+    actions: dict[str, str],
+) -> tuple[DataFrame, Summary]:
+    """The checked rows of ``months`` (all when None), persisted, and their summary.
+
+    Stops with the failing rule's sentence, nothing written, when a ``fail`` rule is broken.
+    """
+    pruned = [prune_stream(s, months) for s in sources]
+    staged = union_all([conform_source(s).transform(with_bucket) for s in pruned]).transform(
+        filter_months(months)
+    )
+    # On disk: the checked rows are read by the summary and the two writes; held in the heap
+    # they would grow the driver JVM with the input (local mode runs the tasks there).
+    checked = clean_flights(staged, airports, cfg, actions).persist(StorageLevel.DISK_ONLY)
+    summary = summarize(checked)
+    where = f"bronze flights under {cfg.paths.bronze}"
+    try:
+        quality.check_fail_rules(summary.rules, actions, where, cfg.config_file)
+    except PipelineError:
+        checked.unpersist()
+        raise
+    return checked, summary
+
+
+def write_reference(
+    spark: SparkSession, db: str, airports: DataFrame, airport_count: int, airlines: DataFrame | None
+) -> dict[str, int]:
+    """Rewrite the airports (and airlines, when bronze has them); return their row counts."""
+    overwrite_table(spark, airports, f"{db}.airports")
+    written = {"airports": airport_count}
+    if airlines is not None:
+        counted = Observation("airlines")
+        overwrite_table(spark, airlines.observe(counted, F.count(F.lit(1)).alias("rows")), f"{db}.airlines")
+        written["airlines"] = int(counted.get["rows"])
+    return written
+
+
+def write_flights(
+    spark: SparkSession,
+    db: str,
+    checked: DataFrame,
+    per_month: dict[Month, dict[str, int]],
+    months: set[Month] | None,
+) -> None:
+    """Replace the ``months`` partitions (all when None) of silver flights and the quarantine."""
+    run_id, now = runlog.current_run_id(), runlog.utcnow()
+    outcomes = {
+        f"{db}.flights": (quality.SILVER, to_silver_flights),
+        f"{db}.flights_rejected": (quality.QUARANTINED, to_rejected(run_id, now)),
+    }
+    for table, (outcome, shape) in outcomes.items():
+        present = {m for m, v in per_month.items() if v[outcome] > 0}
+        overwrite_partitions(
+            spark, checked.where(F.col("outcome") == outcome).transform(shape), table, months, present
         )
-        return result
+    checked.unpersist()
+
+
+def next_file_state(
+    old: dict[str, list[list[int]]],
+    files_now: set[str],
+    months: set[Month] | None,
+    processed: dict[str, set[Month]],
+) -> dict[str, list[list[int]]]:
+    """Bronze file -> the months of its rows, after a run that rebuilt ``months`` (None: all).
+
+    A file without rows is kept with no months, so it is not new next time.
+    """
+    state = {}
+    for f in files_now | set(processed):
+        kept = {tuple(m) for m in old.get(f, [])} if f in files_now else set()
+        if months is not None:
+            kept -= months
+        state[f] = sorted(list(m) for m in kept | processed.get(f, set()))
+    return state
 
 
 def write_weather(spark: SparkSession, conformed: DataFrame | None, table: str) -> dict[str, int]:

@@ -9,6 +9,7 @@ import yaml
 
 from flightpipe.config import interpolate, load_config, read_dotenv
 from flightpipe.errors import PipelineError
+from flightpipe.session import off_heap_conf
 from tests.conftest import BASE_CONFIG
 
 
@@ -90,3 +91,29 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("spark: [unclosed\n")
     with pytest.raises(PipelineError, match=r"is not valid YAML at line \d"):
         load_config(bad)
+
+
+def test_off_heap_memory_is_on_by_default_and_reaches_the_session(spark):
+    cfg = load_config(BASE_CONFIG, environ={})
+    assert off_heap_conf(cfg) == {"spark.memory.offHeap.enabled": "true", "spark.memory.offHeap.size": "1g"}
+    conf = spark.sparkContext.getConf()
+    assert (conf.get("spark.memory.offHeap.enabled"), conf.get("spark.memory.offHeap.size")) == ("true", "1g")
+
+
+def test_off_heap_memory_zero_turns_it_off_and_a_bad_size_is_reported(tmp_path):
+    cfg = load_config(BASE_CONFIG, environ={"SPARK_OFF_HEAP_MEMORY": "0"})
+    assert off_heap_conf(cfg) == {"spark.memory.offHeap.enabled": "false"}
+    cfg = load_config(BASE_CONFIG, environ={"SPARK_OFF_HEAP_MEMORY": "512M"})
+    assert off_heap_conf(cfg)["spark.memory.offHeap.size"] == "512m"
+    path = _write(tmp_path, lambda raw: raw["spark"].update(off_heap_memory="lots"))
+    with pytest.raises(PipelineError) as err:
+        off_heap_conf(load_config(path, environ={}))
+    assert str(err.value) == (
+        f"config key 'spark.off_heap_memory' in {path} must be a size such as 1g or 512m, or 0 for none, not 'lots'."
+    )
+
+
+def test_the_driver_jvm_runs_with_two_malloc_arenas(spark):
+    # Written by make setup into the venv Spark's spark-env.sh, which spark-submit sources.
+    jvm = spark.sparkContext._jvm
+    assert jvm.java.lang.System.getenv("MALLOC_ARENA_MAX") == "2"

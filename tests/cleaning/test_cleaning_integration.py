@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from flightpipe.config import load_config
 from flightpipe.errors import PipelineError
 from flightpipe.session import temporary_conf
-from flightpipe.silver import FlightSource, clean, cleaning_partitions, state_path
+from flightpipe.silver import FlightSource, clean, cleaning_partitions, overwrite_partitions, state_path
 from tests.cleaning import bronze_fixtures as bf
 from tests.conftest import write_config
 
@@ -263,3 +263,33 @@ def test_shuffle_partitions_follow_the_bronze_size(spark, tmp_path):
     with temporary_conf(spark, "spark.sql.shuffle.partitions", "13"):
         assert spark.conf.get("spark.sql.shuffle.partitions") == "13"
     assert spark.conf.get("spark.sql.shuffle.partitions") == before
+
+
+def test_a_month_larger_than_the_advisory_size_is_written_as_several_files(spark, database):
+    # A writer task sorts its rows by partition in memory: a whole month in one task made the
+    # driver's memory grow with the data. Big months are split, small ones stay one file.
+    table = f"{database}.months"
+    spark.sql(f"CREATE DATABASE {database}")
+    spark.sql(
+        f"CREATE TABLE {table} (id BIGINT, pad STRING) PARTITIONED BY (year INT, month INT) STORED AS PARQUET"
+    )
+    df = spark.range(0, 20_010, 1, 8).select(
+        "id",
+        F.sha2(F.col("id").cast("string"), 256).alias("pad"),
+        F.lit(2023).alias("year"),
+        F.when(F.col("id") < 20_000, 1).otherwise(2).alias("month"),
+    )
+    with temporary_conf(spark, "spark.sql.adaptive.advisoryPartitionSizeInBytes", "256k"):
+        overwrite_partitions(spark, df, table, None, {(2023, 1), (2023, 2)})
+    written = (
+        spark.table(table)
+        .withColumn("file", F.input_file_name())
+        .groupBy("month")
+        .agg(F.count("*").alias("rows"), F.countDistinct("file").alias("files"))
+        .orderBy("month")
+        .collect()
+    )
+    assert [(r.month, r.rows) for r in written] == [(1, 20_000), (2, 10)]
+    assert written[0].files > 1
+    assert written[1].files == 1
+    assert spark.table(table).select("id").distinct().count() == 20_010
