@@ -108,12 +108,13 @@ def metastore_conf(cfg: Section) -> dict[str, str]:
 def off_heap_conf(cfg: Section) -> dict[str, str]:
     """Spark's off-heap execution memory from ``spark.off_heap_memory`` (``0``: none)."""
     size = cfg.spark.off_heap_memory.strip().lower()
-    if not re.fullmatch(r"\d+[kmgt]?", size):
+    parsed = re.fullmatch(r"(\d+)[kmgt]?", size)
+    if parsed is None:
         raise PipelineError(
             f"config key 'spark.off_heap_memory' in {cfg.config_file} must be a size such as "
             f"1g or 512m, or 0 for none, not '{cfg.spark.off_heap_memory}'."
         )
-    if int(re.match(r"\d+", size).group()) == 0:
+    if int(parsed.group(1)) == 0:
         return {"spark.memory.offHeap.enabled": "false"}
     return {"spark.memory.offHeap.enabled": "true", "spark.memory.offHeap.size": size}
 

@@ -42,17 +42,24 @@ if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$want" ]; then
     echo "$want" > .venv/.requirements.sha256
 fi
 
-# spark-submit reads log4j2.properties from SPARK_HOME/conf before any of our code runs:
-# put the quiet settings there, with this project's log folder as the default.
+# install_conf NAME [MESSAGE]: standard input becomes the venv Spark's conf/NAME, rewritten
+# only when it changed (spark-submit reads these files before any of our code runs).
+install_conf() {
+    cat > "$spark_conf/$1.new"
+    if ! cmp -s "$spark_conf/$1.new" "$spark_conf/$1"; then
+        mv "$spark_conf/$1.new" "$spark_conf/$1"
+        if [ -n "${2:-}" ]; then say "$2"; fi
+    else
+        rm -f "$spark_conf/$1.new"
+    fi
+}
+
 spark_conf=$(.venv/bin/python -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "conf"))')
 mkdir -p "$spark_conf" var/log
-sed "s#\${sys:pipeline.log.dir:-var/log}#\${sys:pipeline.log.dir:-$PWD/var/log}#" conf/log4j2.properties > "$spark_conf/log4j2.properties.new"
-if ! cmp -s "$spark_conf/log4j2.properties.new" "$spark_conf/log4j2.properties"; then
-    mv "$spark_conf/log4j2.properties.new" "$spark_conf/log4j2.properties"
-    say "installed quiet Spark logging into the venv's Spark"
-else
-    rm -f "$spark_conf/log4j2.properties.new"
-fi
+
+# Quiet log4j settings, with this project's log folder as the default.
+sed "s#\${sys:pipeline.log.dir:-var/log}#\${sys:pipeline.log.dir:-$PWD/var/log}#" conf/log4j2.properties |
+    install_conf log4j2.properties "installed quiet Spark logging into the venv's Spark"
 
 # spark-submit starts the driver JVM before the session reads spark.jars; put the JDBC
 # driver on its class path through the venv Spark's defaults, and let HotSpot compile the
@@ -60,22 +67,12 @@ fi
 {
     printf 'spark.driver.extraClassPath %s\n' "$PWD/jars/mariadb-java-client.jar"
     printf 'spark.driver.extraJavaOptions %s\n' "-XX:-DontCompileHugeMethods"
-} > "$spark_conf/spark-defaults.conf.new"
-if ! cmp -s "$spark_conf/spark-defaults.conf.new" "$spark_conf/spark-defaults.conf"; then
-    mv "$spark_conf/spark-defaults.conf.new" "$spark_conf/spark-defaults.conf"
-else
-    rm -f "$spark_conf/spark-defaults.conf.new"
-fi
+} | install_conf spark-defaults.conf
 
 # glibc gives every thread that allocates native memory an arena of its own (up to 8 per core)
 # and keeps what is freed in it, so the driver JVM's resident memory grows with the length of
 # a run (parquet, compression and Spark's off-heap pages). Two arenas keep it flat.
-printf 'export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}\n' > "$spark_conf/spark-env.sh.new"
-if ! cmp -s "$spark_conf/spark-env.sh.new" "$spark_conf/spark-env.sh"; then
-    mv "$spark_conf/spark-env.sh.new" "$spark_conf/spark-env.sh"
-else
-    rm -f "$spark_conf/spark-env.sh.new"
-fi
+printf 'export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-2}\n' | install_conf spark-env.sh
 
 mkdir -p jars
 if ! cmp -s /usr/share/java/mariadb-java-client.jar jars/mariadb-java-client.jar; then
