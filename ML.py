@@ -16,7 +16,7 @@ import argparse
 import sys
 from datetime import date
 
-from flightpipe import cli
+from flightpipe.core import cli
 
 
 def _day(text: str) -> date:
@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--start and --end only apply with --score")
 
     def body(cfg) -> int:
-        from flightpipe.models import run_stage
-        from flightpipe.session import build_session
+        from flightpipe.core.session import build_session
+        from flightpipe.ml.models import run_stage
 
         spark = build_session(cfg, "ml")
         try:

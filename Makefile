@@ -26,10 +26,10 @@ demo: setup
 
 # The shared package as one zip, shipped to cluster executors with --py-files.
 dist: dist/flightpipe.zip
-dist/flightpipe.zip: $(wildcard flightpipe/*.py)
+dist/flightpipe.zip: $(wildcard flightpipe/*.py flightpipe/*/*.py)
 	@mkdir -p dist
 	@rm -f $@
-	cd $(ROOT) && $(PY) -c "import zipfile, glob; z = zipfile.ZipFile('$@', 'w'); [z.write(f) for f in sorted(glob.glob('flightpipe/*.py'))]; z.close()"
+	cd $(ROOT) && $(PY) -c "import zipfile, glob; z = zipfile.ZipFile('$@', 'w'); [z.write(f) for f in sorted(glob.glob('flightpipe/**/*.py', recursive=True))]; z.close()"
 
 mariadb-start: setup
 	bash scripts/mariadb.sh start --config $(CONFIG)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import sys
 
-from flightpipe import cli
-from flightpipe.session import build_session
-from flightpipe.silver import clean
+from flightpipe.core import cli
+from flightpipe.core.session import build_session
+from flightpipe.silver.cleaning import clean
 
 
 def main(argv: list[str] | None = None) -> int:

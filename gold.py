@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import sys
 
-from flightpipe import cli, jdbc, marts
-from flightpipe.config import Section
-from flightpipe.session import build_session
+from flightpipe.core import cli
+from flightpipe.core.session import build_session
+from flightpipe.core.settings import Section
+from flightpipe.gold import jdbc, marts
 
 
 def main(argv: list[str] | None = None) -> int:

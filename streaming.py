@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import sys
 
-from flightpipe import cli
-from flightpipe.session import build_session
-from flightpipe.streaming import StreamOptions, run_streaming
+from flightpipe.bronze.streaming import StreamOptions, run_streaming
+from flightpipe.core import cli
+from flightpipe.core.session import build_session
 
 
 def main(argv: list[str] | None = None) -> int:

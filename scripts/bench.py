@@ -45,9 +45,9 @@ if str(ROOT) not in sys.path:
 
 import yaml  # noqa: E402
 
-from flightpipe import runlog  # noqa: E402
-from flightpipe.config import default_config_path, load_config  # noqa: E402
-from flightpipe.errors import PipelineError  # noqa: E402
+from flightpipe.core import runlog  # noqa: E402
+from flightpipe.core.errors import PipelineError  # noqa: E402
+from flightpipe.core.settings import default_config_path, load_config  # noqa: E402
 
 EMBEDDED_FLIGHTS = 336_776
 # Targets on the reference 2-core machine, JVM start included (seconds).

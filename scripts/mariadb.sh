@@ -15,4 +15,4 @@ if [ ! -x "$python" ]; then
     exit 1
 fi
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
-exec "$python" -m flightpipe.mariadb "$@"
+exec "$python" -m flightpipe.gold.server "$@"

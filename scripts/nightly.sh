@@ -25,7 +25,7 @@ done
 # The lock and the logs live in the config's var folder (paths.var).
 if ! VAR=$("$ROOT/.venv/bin/python" -c 'import sys
 sys.path.insert(0, sys.argv[1])
-from flightpipe.config import load_config
+from flightpipe.core.settings import load_config
 print(load_config(sys.argv[2]).paths.var)' "$ROOT" "$CONFIG" 2>&1); then
     echo "nightly: ${VAR##*PipelineError: }" >&2
     exit 1

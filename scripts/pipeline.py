@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flightpipe import runlog  # noqa: E402
-from flightpipe.config import default_config_path, load_config  # noqa: E402
-from flightpipe.errors import PipelineError  # noqa: E402
+from flightpipe.core import runlog  # noqa: E402
+from flightpipe.core.errors import PipelineError  # noqa: E402
+from flightpipe.core.settings import default_config_path, load_config  # noqa: E402
 
 
 def stages(args: argparse.Namespace) -> list[tuple[str, str, list[str]]]:

@@ -33,9 +33,9 @@ if __package__ in (None, ""):
     # Run as a script: make the project's package importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from flightpipe import cli
-from flightpipe.config import Section
-from flightpipe.errors import PipelineError
+from flightpipe.core import cli
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.settings import Section
 
 log = logging.getLogger("flightpipe.replay")
 

@@ -46,12 +46,12 @@ if str(ROOT) not in sys.path:
 from pyspark.sql import Column, DataFrame, SparkSession, Window  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
 
-from flightpipe import cli  # noqa: E402
-from flightpipe.config import Section  # noqa: E402
-from flightpipe.errors import PipelineError  # noqa: E402
-from flightpipe.schemas import BTS_COLUMNS  # noqa: E402
-from flightpipe.session import build_session  # noqa: E402
-from flightpipe.sources import embedded_data_dir  # noqa: E402
+from flightpipe.contracts.sources import BTS_COLUMNS  # noqa: E402
+from flightpipe.core import cli  # noqa: E402
+from flightpipe.core.embedded import embedded_data_dir  # noqa: E402
+from flightpipe.core.errors import PipelineError  # noqa: E402
+from flightpipe.core.session import build_session  # noqa: E402
+from flightpipe.core.settings import Section  # noqa: E402
 
 log = logging.getLogger("flightpipe.synth")
 

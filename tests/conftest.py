@@ -6,12 +6,13 @@ from __future__ import annotations
 import copy
 import os
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
-from flightpipe.config import Section, load_config
+from flightpipe.core.settings import Section, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 BASE_CONFIG = REPO / "conf" / "pipeline.yaml"
@@ -53,10 +54,20 @@ def write_config(root: Path, overrides: dict | None = None) -> Path:
 
 
 @pytest.fixture()
-def make_config(tmp_path: Path):
-    """Factory: ``make_config(overrides)`` -> (loaded config, path of the yaml file)."""
+def database(request) -> str:
+    """A Hive database name of this test's own, so no test writes the shared ``silver``."""
+    return f"t_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture()
+def make_config(tmp_path: Path, database: str):
+    """Factory: ``make_config(overrides)`` -> (loaded config, path of the yaml file).
+
+    The config's silver database is this test's own (``database``).
+    """
 
     def factory(overrides: dict | None = None, root: Path | None = None) -> tuple[Section, Path]:
+        overrides = _merge({"catalog": {"silver_database": database}}, overrides or {})
         path = write_config(root or tmp_path, overrides)
         return load_config(path, environ={k: v for k, v in os.environ.items() if k != "PIPELINE_ROOT"}), path
 
@@ -72,7 +83,7 @@ def cfg(make_config) -> Section:
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory):
     """One SparkSession (local[2], Hive, few shuffle partitions, no UI) for every test."""
-    from flightpipe.session import build_session
+    from flightpipe.core.session import build_session
 
     root = tmp_path_factory.mktemp("spark-session")
     session_cfg = load_config(write_config(root), environ={})

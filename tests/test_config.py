@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flightpipe.config import interpolate, load_config, read_dotenv
-from flightpipe.errors import PipelineError
-from flightpipe.session import off_heap_conf
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.session import off_heap_conf
+from flightpipe.core.settings import interpolate, load_config, read_dotenv
 from tests.conftest import BASE_CONFIG
 
 

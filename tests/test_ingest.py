@@ -13,8 +13,8 @@ from typing import ClassVar
 import pytest
 from pyspark.sql import functions as F
 
-from flightpipe.errors import PipelineError
-from flightpipe.ingest import run_ingest
+from flightpipe.bronze.ingest import run_ingest
+from flightpipe.core.errors import PipelineError
 from tests.conftest import PYTHON, REPO
 
 DATA = Path(__file__).parent / "data"

@@ -179,7 +179,7 @@ def test_case_config_is_rooted_in_the_bench_folder(bench, tmp_path):
     path = bench.case_config(
         base, root, {"embedded": True, "bts_files": ["/data/*.csv"], "openmeteo_files": []}
     )
-    from flightpipe.config import load_config
+    from flightpipe.core.settings import load_config
 
     cfg = load_config(path)
     assert cfg.project.root == str(root)

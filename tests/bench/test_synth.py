@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from flightpipe import schemas as S
-from flightpipe.ingest import run_ingest
-from flightpipe.silver import clean
+from flightpipe.bronze.ingest import run_ingest
+from flightpipe.contracts import sources as S
+from flightpipe.silver.cleaning import clean
 
 YEAR = 2023
 

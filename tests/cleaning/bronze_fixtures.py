@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, StructType, TimestampType
 
-from flightpipe.schemas import NYC_AIRLINES, NYC_AIRPORTS, NYC_FLIGHTS, NYC_WEATHER
+from flightpipe.contracts.sources import NYC_AIRLINES, NYC_AIRPORTS, NYC_FLIGHTS, NYC_WEATHER
 
 
 def data_dir() -> Path:

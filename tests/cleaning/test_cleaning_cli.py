@@ -13,8 +13,8 @@ from tests.conftest import PYTHON, REPO
 HOLDER = textwrap.dedent(
     """
     import sys
-    from flightpipe.config import load_config
-    from flightpipe.session import build_session
+    from flightpipe.core.settings import load_config
+    from flightpipe.core.session import build_session
     spark = build_session(load_config(sys.argv[1], environ={}), "holder")
     spark.sql("SHOW DATABASES").collect()  # boots the embedded Derby metastore
     print("ready", flush=True)

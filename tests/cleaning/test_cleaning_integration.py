@@ -17,10 +17,16 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from flightpipe.config import load_config
-from flightpipe.errors import PipelineError
-from flightpipe.session import temporary_conf
-from flightpipe.silver import FlightSource, clean, cleaning_partitions, overwrite_partitions, state_path
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.session import temporary_conf
+from flightpipe.core.settings import load_config
+from flightpipe.silver.cleaning import (
+    FlightSource,
+    clean,
+    cleaning_partitions,
+    overwrite_partitions,
+    state_path,
+)
 from tests.cleaning import bronze_fixtures as bf
 from tests.conftest import write_config
 

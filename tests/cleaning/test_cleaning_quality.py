@@ -9,10 +9,10 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from flightpipe import quality
-from flightpipe.errors import PipelineError
-from flightpipe.silver import with_delay_flag, with_time_zones
-from flightpipe.times import with_utc_times
+from flightpipe.core.errors import PipelineError
+from flightpipe.silver import quality
+from flightpipe.silver.cleaning import with_delay_flag, with_time_zones
+from flightpipe.silver.times import with_utc_times
 
 STAGED = (
     "id string, flight_date date, carrier string, flight_number int, origin string, dest string, "

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from flightpipe.times import with_utc_times
+from flightpipe.silver.times import with_utc_times
 
 NY, CHI, LA = "America/New_York", "America/Chicago", "America/Los_Angeles"
 IN_COLS = (

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from chispa import assert_approx_df_equality, assert_df_equality
 
-from flightpipe import weather
-from flightpipe.schemas import NYC_WEATHER
+from flightpipe.contracts.sources import NYC_WEATHER
+from flightpipe.silver import weather
 
 OUT = (
     "airport string, hour_utc timestamp, temp_c double, dewpoint_c double, humidity_pct double, "

@@ -15,10 +15,10 @@ from pathlib import Path
 import mysql.connector
 import pytest
 
-from flightpipe import mariadb
-from flightpipe.config import load_config
-from flightpipe.errors import PipelineError
-from flightpipe.hive import ensure_database
+from flightpipe.core.catalog import ensure_database
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.settings import load_config
+from flightpipe.gold import server as mariadb
 from tests.conftest import PYTHON, REPO, write_config
 from tests.gold import gold_data
 
@@ -179,7 +179,7 @@ def silver(spark, gold_cfg):
 
 def write_silver(spark, flights=None, with_metrics: bool = True) -> None:
     """(Re)write the silver fixture tables; ``flights`` replaces the flight rows."""
-    from flightpipe.schemas import SILVER_WEATHER_HOURLY
+    from flightpipe.contracts.silver import SILVER_WEATHER_HOURLY
 
     frames = {
         "flights": spark.createDataFrame(flights or gold_data.FLIGHT_ROWS, gold_data.SCHEMAS["flights"]),

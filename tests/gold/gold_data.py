@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal as D  # noqa: N817 - the tables below read better
 
-from flightpipe.schemas import PIPELINE_RUNS, SILVER_AIRLINES, SILVER_AIRPORTS, SILVER_FLIGHTS
+from flightpipe.contracts.silver import PIPELINE_RUNS, SILVER_AIRLINES, SILVER_AIRPORTS, SILVER_FLIGHTS
 
 INGESTED = datetime(2026, 1, 1, 0, 0, 0)
 

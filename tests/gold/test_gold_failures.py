@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flightpipe import marts
-from flightpipe.errors import PipelineError
+from flightpipe.core.errors import PipelineError
+from flightpipe.gold import marts
 from tests.gold.conftest import drop_silver, free_port, gold_config, one_sentence, run_gold, tables
 
 WRONG_PASSWORD = "Wrong'pw\"-7c1f"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flightpipe import marts, report
+from flightpipe.gold import marts, report
 from tests.gold import gold_data
 from tests.gold.conftest import drop_silver, empty_gold_database, gold_config, query, tables, write_silver
 
@@ -31,7 +31,7 @@ def first_run(spark, mariadb_server, tmp_path_factory):
     """gold run once on the fixture: (config, tables right after it)."""
     empty_gold_database(mariadb_server)
     cfg, _ = gold_config(mariadb_server, tmp_path_factory.mktemp("gold-run"))
-    from flightpipe.hive import ensure_database
+    from flightpipe.core.catalog import ensure_database
 
     ensure_database(spark, cfg, "silver")
     write_silver(spark)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import mysql.connector
 import pytest
 
-from flightpipe import mariadb
-from flightpipe.config import load_config
+from flightpipe.core.settings import load_config
+from flightpipe.gold import server as mariadb
 from tests.conftest import write_config
 from tests.gold.conftest import admin, one_sentence, run_gold, run_script, start_server, stop_server
 

@@ -8,8 +8,8 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType, LongType, StructType
 
-from flightpipe import jdbc, marts
-from flightpipe.schemas import PIPELINE_RUNS, SILVER_WEATHER_HOURLY
+from flightpipe.contracts.silver import PIPELINE_RUNS, SILVER_WEATHER_HOURLY
+from flightpipe.gold import jdbc, marts
 from tests.gold import gold_data
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from flightpipe import report
+from flightpipe.gold import report
 
 
 def data(**kw) -> report.ReportData:

@@ -9,9 +9,9 @@ from datetime import date
 import mysql.connector
 import pytest
 
-from flightpipe import jdbc, marts
-from flightpipe.errors import PipelineError
-from flightpipe.schemas import PIPELINE_RUNS, SILVER_WEATHER_HOURLY
+from flightpipe.contracts.silver import PIPELINE_RUNS, SILVER_WEATHER_HOURLY
+from flightpipe.core.errors import PipelineError
+from flightpipe.gold import jdbc, marts
 from tests.gold import gold_data
 from tests.gold.conftest import query, tables
 

@@ -15,16 +15,10 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from flightpipe.config import Section
-from flightpipe.hive import ensure_database
-from flightpipe.schemas import (
-    NYC_AIRPORTS,
-    NYC_FLIGHTS,
-    NYC_NULL,
-    NYC_WEATHER,
-    SILVER_FLIGHTS,
-    SILVER_WEATHER_HOURLY,
-)
+from flightpipe.contracts.silver import SILVER_FLIGHTS, SILVER_WEATHER_HOURLY
+from flightpipe.contracts.sources import NYC_AIRPORTS, NYC_FLIGHTS, NYC_NULL, NYC_WEATHER
+from flightpipe.core.catalog import ensure_database
+from flightpipe.core.settings import Section
 
 # Tiny models and grids so a training run takes seconds; the split falls inside 1-3 January 2013.
 SMALL_ML = {

@@ -8,8 +8,8 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from flightpipe import features as ft
-from flightpipe.schemas import SILVER_FLIGHTS, SILVER_WEATHER_HOURLY
+from flightpipe.contracts.silver import SILVER_FLIGHTS, SILVER_WEATHER_HOURLY
+from flightpipe.ml import features as ft
 
 DAY = date(2013, 6, 1)
 

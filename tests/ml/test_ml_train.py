@@ -13,9 +13,10 @@ from ml_silver_fixture import SMALL_ML, write_silver
 from pyspark.ml import PipelineModel
 from pyspark.sql import functions as F
 
-from flightpipe import features as ft
-from flightpipe import models, runlog
-from flightpipe.errors import PipelineError
+from flightpipe.core import runlog
+from flightpipe.core.errors import PipelineError
+from flightpipe.ml import features as ft
+from flightpipe.ml import models
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 import time
 
-from flightpipe.config import load_config
-from flightpipe.hive import ensure_database
-from flightpipe.session import build_session
+from flightpipe.core.catalog import ensure_database
+from flightpipe.core.session import build_session
+from flightpipe.core.settings import load_config
 
 
 def main(config: str, table: str, hold_seconds: float) -> None:

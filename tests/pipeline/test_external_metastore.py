@@ -7,7 +7,7 @@ import subprocess
 
 import mysql.connector
 
-from flightpipe import mariadb
+from flightpipe.gold import server as mariadb
 from tests.conftest import PYTHON, REPO, write_config
 from tests.gold.conftest import run_script, start_server
 

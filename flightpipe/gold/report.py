@@ -17,7 +17,7 @@ from typing import Any
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from flightpipe.config import Section
+from flightpipe.core.settings import Section
 
 log = logging.getLogger("flightpipe.report")
 

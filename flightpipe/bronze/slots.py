@@ -15,7 +15,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from flightpipe import schemas as S
+from flightpipe.contracts import sources as S
 
 REJECTED = "_rejected"
 MANIFEST = "_manifest.json"

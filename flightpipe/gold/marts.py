@@ -25,10 +25,11 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from flightpipe import jdbc, report, runlog
-from flightpipe.config import Section
-from flightpipe.errors import PipelineError
-from flightpipe.jdbc import Column, TableSpec
+from flightpipe.core import runlog
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.settings import Section
+from flightpipe.gold import jdbc, report
+from flightpipe.gold.jdbc import Column, TableSpec
 
 log = logging.getLogger("flightpipe.marts")
 
@@ -549,7 +550,7 @@ def read_silver(spark: SparkSession, cfg: Section, database: str = SILVER) -> Si
     if spark.catalog.tableExists(runs_table):
         runs = spark.table(runs_table)
     else:
-        from flightpipe.schemas import PIPELINE_RUNS as RUNS_SCHEMA
+        from flightpipe.contracts.silver import PIPELINE_RUNS as RUNS_SCHEMA
 
         runs = spark.createDataFrame([], RUNS_SCHEMA)
     return Silver(

@@ -33,13 +33,13 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from flightpipe import features as ft
-from flightpipe import runlog
-from flightpipe.config import Section
-from flightpipe.errors import PipelineError
-from flightpipe.hive import ensure_database
-from flightpipe.schemas import struct
-from flightpipe.session import temporary_conf
+from flightpipe.core import runlog
+from flightpipe.core.catalog import ensure_database
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.frames import struct
+from flightpipe.core.session import temporary_conf
+from flightpipe.core.settings import Section
+from flightpipe.ml import features as ft
 
 log = logging.getLogger("flightpipe.models")
 

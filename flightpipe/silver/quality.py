@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from flightpipe.errors import PipelineError
-from flightpipe.times import is_valid_hhmm, minutes_between
+from flightpipe.core.errors import PipelineError
+from flightpipe.silver.times import is_valid_hhmm, minutes_between
 
 ACTIONS = ("warn", "drop", "fail")
 NATURAL_KEY = ("flight_date", "carrier", "flight_number", "origin")

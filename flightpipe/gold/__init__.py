@@ -1,0 +1,1 @@
+"""Gold: marts from silver, loaded atomically into MariaDB, and the HTML report."""

@@ -1,0 +1,1 @@
+"""ML: delay features, model training, the model registry and scoring on silver."""

@@ -1,0 +1,1 @@
+"""Silver: bronze conformed, checked and typed into the Hive warehouse."""
