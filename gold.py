@@ -17,14 +17,14 @@ import sys
 
 from flightpipe.core import cli
 from flightpipe.core.session import build_session
-from flightpipe.core.settings import Section
+from flightpipe.core.settings import Settings
 from flightpipe.gold import jdbc, marts
 
 
 def main(argv: list[str] | None = None) -> int:
     args = cli.base_parser(__doc__.splitlines()[0]).parse_args(argv)
 
-    def body(cfg: Section) -> int:
+    def body(cfg: Settings) -> int:
         # Driver jar, server and login are checked before the JVM starts: a typo fails in a second.
         jdbc.check_target(cfg)
         spark = build_session(cfg, "gold")

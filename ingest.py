@@ -14,7 +14,6 @@ import sys
 
 from flightpipe.bronze.ingest import run_ingest
 from flightpipe.core import cli
-from flightpipe.core.session import build_session
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,15 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="re-land every source even if unchanged")
     args = parser.parse_args(argv)
 
-    def body(cfg) -> int:
-        spark = build_session(cfg, "ingest", hive=False)
-        try:
-            run_ingest(spark, cfg, flights=args.flights, force=args.force)
-        finally:
-            spark.stop()
+    def body(spark, cfg, record) -> int:
+        run_ingest(spark, cfg, record, flights=args.flights, force=args.force)
         return 0
 
-    return cli.run("ingest", args.config, body)
+    return cli.run_stage("ingest", args.config, body, hive=False)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ import sys
 
 from flightpipe.bronze.streaming import StreamOptions, run_streaming
 from flightpipe.core import cli
-from flightpipe.core.session import build_session
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,23 +31,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    def body(cfg) -> int:
+    def body(spark, cfg, record) -> int:
         options = StreamOptions(
             available_now=args.available_now,
             trigger_seconds=args.trigger_seconds or cfg.streaming.trigger_seconds,
             max_files_per_trigger=args.max_files_per_trigger or cfg.streaming.max_files_per_trigger,
         )
-        # The per-micro-batch summary line is the progress report; Spark's console bar
-        # would interleave with it on every micro-batch (an explicit setting still wins).
-        cfg.spark.extra_conf.setdefault("spark.ui.showConsoleProgress", "false")
-        spark = build_session(cfg, "streaming", hive=False)
-        try:
-            run_streaming(spark, cfg, options)
-        finally:
-            spark.stop()
+        run_streaming(spark, cfg, record, options)
         return 0
 
-    return cli.run("streaming", args.config, body)
+    # The per-micro-batch summary line is the progress report; Spark's console bar would
+    # interleave with it on every micro-batch (spark.extra_conf still wins).
+    return cli.run_stage(
+        "streaming", args.config, body, hive=False, session_defaults={"spark.ui.showConsoleProgress": "false"}
+    )
 
 
 if __name__ == "__main__":

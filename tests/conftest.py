@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flightpipe.core.settings import Section, load_config
+from flightpipe.core.settings import Settings, load_config
 
 REPO = Path(__file__).resolve().parent.parent
 BASE_CONFIG = REPO / "conf" / "pipeline.yaml"
@@ -66,7 +66,7 @@ def make_config(tmp_path: Path, database: str):
     The config's silver database is this test's own (``database``).
     """
 
-    def factory(overrides: dict | None = None, root: Path | None = None) -> tuple[Section, Path]:
+    def factory(overrides: dict | None = None, root: Path | None = None) -> tuple[Settings, Path]:
         overrides = _merge({"catalog": {"silver_database": database}}, overrides or {})
         path = write_config(root or tmp_path, overrides)
         return load_config(path, environ={k: v for k, v in os.environ.items() if k != "PIPELINE_ROOT"}), path
@@ -75,9 +75,17 @@ def make_config(tmp_path: Path, database: str):
 
 
 @pytest.fixture()
-def cfg(make_config) -> Section:
+def cfg(make_config) -> Settings:
     """The default config, rooted at this test's temporary folder."""
     return make_config()[0]
+
+
+@pytest.fixture()
+def record(cfg: Settings):
+    """A stage run record in this test's run folder, as the stage lifecycle hands it over."""
+    from flightpipe.core.runlog import StageRun, runs_dir
+
+    return StageRun(runs_dir(cfg.paths.var), "test")
 
 
 @pytest.fixture(scope="session")

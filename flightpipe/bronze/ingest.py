@@ -18,14 +18,8 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from flightpipe.bronze import slots as bronze
-
 from flightpipe.bronze import openmeteo
-from flightpipe.contracts import sources as S
-from flightpipe.core.settings import Section
-from flightpipe.core.embedded import embedded_data_dir
-from flightpipe.core.errors import PipelineError
-from flightpipe.core.runlog import StageRun, utcnow
+from flightpipe.bronze import slots as bronze
 from flightpipe.bronze.sources import (
     SourceFile,
     check_header,
@@ -37,6 +31,13 @@ from flightpipe.bronze.sources import (
     readable_copy,
     sha256,
 )
+from flightpipe.contracts import sources as S
+from flightpipe.core import storage
+from flightpipe.core.embedded import embedded_data_dir
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.frames import union_all
+from flightpipe.core.runlog import StageRun, utcnow
+from flightpipe.core.settings import Settings, WeatherFile
 
 log = logging.getLogger("flightpipe.ingest")
 
@@ -109,10 +110,7 @@ def bts_reader(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
         read_csv(spark, [s.readable for s in group], S.bts_schema(list(header)), S.BTS_NULL)
         for header, group in groups.items()
     ]
-    out = frames[0]
-    for frame in frames[1:]:
-        out = out.unionByName(frame, allowMissingColumns=True)
-    return out
+    return union_all(frames)
 
 
 def openmeteo_reader(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
@@ -120,7 +118,7 @@ def openmeteo_reader(spark: SparkSession, sources: list[SourceFile]) -> DataFram
     return read_openmeteo(spark, sources)
 
 
-def _airport_of(entry: Section) -> str:
+def _airport_of(entry: WeatherFile) -> str:
     if entry.airport:
         return entry.airport
     match = re.match(r"([A-Za-z]{3})(?:[_\-. ]|$)", Path(entry.path).name)
@@ -132,7 +130,7 @@ def _airport_of(entry: Section) -> str:
     return match.group(1).upper()
 
 
-def plan(cfg: Section, flights: bool) -> list[Slot]:
+def plan(cfg: Settings, flights: bool) -> list[Slot]:
     """Every slot this run should build, with its input files checked."""
     cache = cfg.paths.cache
     slots: list[Slot] = []
@@ -172,7 +170,7 @@ def plan(cfg: Section, flights: bool) -> list[Slot]:
             for p in path:
                 check_openmeteo_json(p)
                 sources.append(
-                    _source(p, OPENMETEO, cache, _airport_of(Section(path=p, airport=entry.airport)))
+                    _source(p, OPENMETEO, cache, _airport_of(WeatherFile(path=p, airport=entry.airport)))
                 )
         slots.append(Slot("weather", OPENMETEO, sources, openmeteo_reader))
     if not slots:
@@ -228,79 +226,78 @@ def land_slot(
         rejected, staged = writer.stage(bad, reject_target, 1)
     finally:
         bad_lines.unpersist()
-    counts = spark.read.parquet(str(staged)).groupBy("reason").count().collect()
+    counts = spark.read.parquet(staged).groupBy("reason").count().collect()
     return rows, rejected, {r["reason"]: r["count"] for r in counts}
 
 
 def run_ingest(
-    spark: SparkSession, cfg: Section, flights: bool = False, force: bool = False
+    spark: SparkSession, cfg: Settings, run: StageRun, flights: bool = False, force: bool = False
 ) -> list[SlotResult]:
-    """Land every configured source in bronze; return one result per slot."""
-    with StageRun(cfg, "ingest") as run:
-        slots = plan(cfg, flights)
-        manifest = bronze.read_manifest(cfg.paths.bronze)
-        batch_id = bronze.new_batch_id("ingest")
-        ingested_at = utcnow()
-        writer = bronze.SlotWriter(spark, cfg.paths.bronze, batch_id)
-        results: list[SlotResult] = []
-        try:
-            for slot in slots:
-                started = time.monotonic()
-                target = bronze.slot_path(cfg.paths.bronze, slot.table, slot.fmt)
-                known = manifest.get(slot.key)
-                if not force and known and known["files"] == slot.fingerprint() and target.is_dir():
-                    results.append(
-                        SlotResult(
-                            slot.table,
-                            slot.fmt,
-                            len(slot.sources),
-                            known["rows"],
-                            known["rejected"],
-                            time.monotonic() - started,
-                            skipped=True,
-                            batch_id=known["batch_id"],
-                        )
-                    )
-                    continue
-                rows, rejected, reasons = land_slot(spark, writer, slot, cfg.paths.bronze, ingested_at)
+    """Land every configured source in bronze; fill the run record; return one result per slot."""
+    slots = plan(cfg, flights)
+    manifest = bronze.read_manifest(cfg.paths.bronze)
+    batch_id = bronze.new_batch_id("ingest")
+    ingested_at = utcnow()
+    writer = bronze.SlotWriter(spark, cfg.paths.bronze, batch_id)
+    results: list[SlotResult] = []
+    try:
+        for slot in slots:
+            started = time.monotonic()
+            target = bronze.slot_path(cfg.paths.bronze, slot.table, slot.fmt)
+            known = manifest.get(slot.key)
+            if not force and known and known["files"] == slot.fingerprint() and storage.is_dir(target):
                 results.append(
                     SlotResult(
                         slot.table,
                         slot.fmt,
                         len(slot.sources),
-                        rows,
-                        rejected,
+                        known["rows"],
+                        known["rejected"],
                         time.monotonic() - started,
-                        batch_id=batch_id,
-                        reasons=reasons,
+                        skipped=True,
+                        batch_id=known["batch_id"],
                     )
                 )
-            writer.commit()
-        except BaseException:
-            writer.discard()
-            raise
-        for slot, result in zip(slots, results, strict=True):
-            if not result.skipped:
-                manifest[slot.key] = {
-                    "files": slot.fingerprint(),
-                    "rows": result.rows,
-                    "rejected": result.rejected,
-                    "batch_id": batch_id,
-                    "ingested_at": ingested_at.isoformat(sep=" "),
-                }
-        bronze.write_manifest(cfg.paths.bronze, manifest)
-        run.rows_in = sum(r.rows + r.rejected for r in results if not r.skipped)
-        run.rows_out = sum(r.rows for r in results if not r.skipped)
-        run.rows_rejected = sum(r.rejected for r in results if not r.skipped)
-        run.details = {
-            r.table + "/" + r.fmt: {
-                "rows": r.rows,
-                "rejected": r.rejected,
-                "skipped": r.skipped,
-                "reasons": r.reasons,
+                continue
+            rows, rejected, reasons = land_slot(spark, writer, slot, cfg.paths.bronze, ingested_at)
+            results.append(
+                SlotResult(
+                    slot.table,
+                    slot.fmt,
+                    len(slot.sources),
+                    rows,
+                    rejected,
+                    time.monotonic() - started,
+                    batch_id=batch_id,
+                    reasons=reasons,
+                )
+            )
+        writer.commit()
+    except BaseException:
+        writer.discard()
+        raise
+    for slot, result in zip(slots, results, strict=True):
+        if not result.skipped:
+            manifest[slot.key] = {
+                "files": slot.fingerprint(),
+                "rows": result.rows,
+                "rejected": result.rejected,
+                "batch_id": batch_id,
+                "ingested_at": ingested_at.isoformat(sep=" "),
             }
-            for r in results
+    bronze.write_manifest(cfg.paths.bronze, manifest)
+    run.rows_in = sum(r.rows + r.rejected for r in results if not r.skipped)
+    run.rows_out = sum(r.rows for r in results if not r.skipped)
+    run.rows_rejected = sum(r.rejected for r in results if not r.skipped)
+    run.details = {
+        r.table + "/" + r.fmt: {
+            "rows": r.rows,
+            "rejected": r.rejected,
+            "skipped": r.skipped,
+            "reasons": r.reasons,
         }
+        for r in results
+    }
     log_summary(results, cfg.paths.bronze)
     return results
 

@@ -16,8 +16,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from flightpipe.core.settings import Section
 from flightpipe.core.errors import PipelineError
+from flightpipe.core.settings import OpenMeteoApi, WeatherFile
 
 log = logging.getLogger("flightpipe.openmeteo")
 
@@ -49,7 +49,7 @@ def airport_coordinates(codes: list[str], airports_csv: Path | None) -> dict[str
     return found
 
 
-def request_url(api: Section, lat: float, lon: float) -> str:
+def request_url(api: OpenMeteoApi, lat: float, lon: float) -> str:
     """The archive API URL for one location (UTC hours, metric units)."""
     query = {
         "latitude": f"{lat:.4f}",
@@ -94,7 +94,7 @@ def fetch_json(url: str, retries: int, backoff: float, timeout: float) -> bytes:
     )
 
 
-def fetch_archive(api: Section, cache_dir: str, airports_csv: Path | None) -> list[Section]:
+def fetch_archive(api: OpenMeteoApi, cache_dir: str, airports_csv: Path | None) -> list[WeatherFile]:
     """Fetch (or reuse from the cache) one archive file per airport; return them as sources."""
     coords = airport_coordinates([a.upper() for a in api.airports], airports_csv)
     folder = Path(cache_dir) / "open-meteo"
@@ -112,5 +112,5 @@ def fetch_archive(api: Section, cache_dir: str, airports_csv: Path | None) -> li
             tmp.write_bytes(body)
             tmp.replace(target)
             log.info("Open-Meteo %s: fetched %d bytes", code, len(body))
-        sources.append(Section(path=str(target), airport=code))
+        sources.append(WeatherFile(path=str(target), airport=code))
     return sources

@@ -7,28 +7,27 @@ complete slot or the new complete one; a failed write leaves the old slot as it 
 
 from __future__ import annotations
 
-import json
-import shutil
 import uuid
-from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from flightpipe.bronze.rejects import csv_reject_reason
 from flightpipe.contracts import sources as S
+from flightpipe.core import storage
 
 REJECTED = "_rejected"
 MANIFEST = "_manifest.json"
 
 
-def slot_path(bronze: str, table: str, fmt: str) -> Path:
+def slot_path(bronze: str, table: str, fmt: str) -> str:
     """Folder of one source format of a bronze table."""
-    return Path(bronze) / table / f"source_format={fmt}"
+    return storage.join(bronze, table, f"source_format={fmt}")
 
 
-def rejected_path(bronze: str, table: str, fmt: str) -> Path:
+def rejected_path(bronze: str, table: str, fmt: str) -> str:
     """Folder of the rejected lines of one slot."""
-    return Path(bronze) / REJECTED / f"table={table}" / f"source_format={fmt}"
+    return storage.join(bronze, REJECTED, f"table={table}", f"source_format={fmt}")
 
 
 def with_lineage(df: DataFrame, source_file: str | F.Column, ingested_at, batch_id: str) -> DataFrame:
@@ -44,17 +43,7 @@ def with_lineage(df: DataFrame, source_file: str | F.Column, ingested_at, batch_
 
 def with_reject_reason(df: DataFrame, expected_fields: int) -> DataFrame:
     """Rejected lines: the raw line and why it did not parse."""
-    # Split on commas outside double quotes to count fields the way a CSV parser would.
-    fields = F.size(F.split(F.col(S.CORRUPT_COLUMN), r',(?=(?:[^"]*"[^"]*")*[^"]*$)'))
-    quotes = F.length(F.col(S.CORRUPT_COLUMN)) - F.length(F.regexp_replace(S.CORRUPT_COLUMN, '"', ""))
-    reason = (
-        F.when(quotes % 2 == 1, F.lit("unbalanced double quote"))
-        .when(
-            fields != expected_fields,
-            F.format_string(f"has %d fields, expected {expected_fields}", fields),
-        )
-        .otherwise(F.lit("a value does not match its column type"))
-    )
+    reason = csv_reject_reason(F.col(S.CORRUPT_COLUMN), expected_fields)
     return df.select(F.col(S.CORRUPT_COLUMN).alias("line"), reason.alias("reason"), "*")
 
 
@@ -63,49 +52,49 @@ class SlotWriter:
 
     def __init__(self, spark: SparkSession, bronze: str, batch_id: str):
         self.spark = spark
-        self.bronze = Path(bronze)
+        self.bronze = str(bronze)
         self.batch_id = batch_id
-        self.staging = self.bronze / ".staging" / batch_id
-        self._staged: list[tuple[Path, Path | None]] = []
+        self.staging = storage.join(self.bronze, ".staging", batch_id)
+        self._staged: list[tuple[str, str | None]] = []
 
-    def stage(self, df: DataFrame, target: Path, files: int = 0) -> tuple[int, Path]:
+    def _relative(self, target: str) -> str:
+        return target[len(self.bronze) :].strip("/")
+
+    def stage(self, df: DataFrame, target: str, files: int = 0) -> tuple[int, str]:
         """Write ``df`` under staging for ``target`` (in ``files`` files, 0 = one per input split)."""
-        staged = self.staging / target.relative_to(self.bronze)
-        (df.coalesce(files) if files else df).write.mode("overwrite").parquet(str(staged))
-        rows = self.spark.read.parquet(str(staged)).count()
+        staged = storage.join(self.staging, self._relative(target))
+        (df.coalesce(files) if files else df).write.mode("overwrite").parquet(staged)
+        rows = self.spark.read.parquet(staged).count()
         self._staged.append((target, staged))
         return rows, staged
 
-    def stage_removal(self, target: Path) -> None:
+    def stage_removal(self, target: str) -> None:
         """Mark ``target`` to be removed at commit (a slot with nothing to hold)."""
         self._staged = [(t, s) for t, s in self._staged if t != target]
         self._staged.append((target, None))
 
     def commit(self) -> None:
         """Swap every staged slot in; each swap is two renames on one file system."""
-        trash = self.bronze / ".trash" / self.batch_id
+        trash = storage.join(self.bronze, ".trash", self.batch_id)
         for target, staged in self._staged:
-            old = trash / target.relative_to(self.bronze)
-            if target.exists():
-                old.parent.mkdir(parents=True, exist_ok=True)
-                target.rename(old)
+            if storage.exists(target):
+                storage.rename(target, storage.join(trash, self._relative(target)))
             if staged is not None:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                staged.rename(target)
-        shutil.rmtree(trash, ignore_errors=True)
+                storage.rename(staged, target)
+        storage.delete(trash)
         for target, staged in self._staged:
             # Drop folders a removal left empty (table=... of _rejected).
-            parent = target.parent
-            if staged is None and parent.is_dir() and not any(parent.iterdir()):
-                parent.rmdir()
+            folder = storage.parent(target)
+            if staged is None and storage.is_dir(folder) and storage.is_empty(folder):
+                storage.delete(folder)
         self.discard()
 
     def discard(self) -> None:
         """Drop whatever was staged and not committed."""
-        shutil.rmtree(self.staging, ignore_errors=True)
-        parent = self.staging.parent
-        if parent.is_dir() and not any(parent.iterdir()):
-            parent.rmdir()
+        storage.delete(self.staging)
+        folder = storage.parent(self.staging)
+        if storage.is_dir(folder) and storage.is_empty(folder):
+            storage.delete(folder)
 
 
 def new_batch_id(prefix: str) -> str:
@@ -117,20 +106,11 @@ def new_batch_id(prefix: str) -> str:
 
 def read_manifest(bronze: str) -> dict:
     """The manifest: for each slot, the files (and checksums) it was built from."""
-    path = Path(bronze) / MANIFEST
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        # A damaged manifest only costs a rebuild of every slot.
-        return {}
+    # A damaged manifest only costs a rebuild of every slot.
+    manifest = storage.read_json(storage.join(bronze, MANIFEST), default={})
+    return manifest if isinstance(manifest, dict) else {}
 
 
 def write_manifest(bronze: str, manifest: dict) -> None:
     """Write the manifest atomically."""
-    path = Path(bronze) / MANIFEST
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    storage.write_json(storage.join(bronze, MANIFEST), manifest)

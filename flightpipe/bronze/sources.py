@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
-import importlib.util
 import json
 import zipfile
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DoubleType, MapType, StringType, StructField, StructType
 
 from flightpipe.contracts import sources as S
-from flightpipe.core.embedded import embedded_data_dir
 from flightpipe.core.errors import PipelineError
 
 
@@ -29,8 +27,6 @@ class SourceFile:
     fmt: str
     checksum: str
     airport: str = ""
-
-
 
 
 def sha256(path: str) -> str:

@@ -18,217 +18,33 @@ opens the Hive metastore: bronze is written by path.
 from __future__ import annotations
 
 import logging
-import shutil
 import signal
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import StreamingQuery
-from pyspark.sql.types import StringType, StructType
 
 from flightpipe.bronze import slots as bronze
-from flightpipe.contracts import sources as S
-from flightpipe.core.settings import Section
+from flightpipe.bronze.feed import (
+    REJECTED_QUERY,
+    TABLE,
+    StreamPaths,
+    bronze_rows,
+    feed_format,
+    filter_malformed,
+    filter_rejected,
+    read_feed,
+    with_batch_counts,
+)
+from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.runlog import StageRun
+from flightpipe.core.settings import Settings
 
 log = logging.getLogger("flightpipe.streaming")
-
-TABLE = "flights"
-REJECTED_QUERY = "flights_rejected"
-REJECT_COLUMNS = ("source_file", "line", "reason", "_ingested_at", "_batch_id")
-# Splits on commas outside double quotes, the way the CSV parser counts fields.
-_FIELD_SPLIT = r',(?=(?:[^"]*"[^"]*")*[^"]*$)'
-
-
-@dataclass(frozen=True)
-class FeedFormat:
-    """Column layout of the files dropped in the landing folder."""
-
-    name: str
-    schema: StructType
-    null_value: str
-    date_reason: str  # why a line without a usable flight date is rejected
-
-    def flight_date(self) -> Column:
-        """The scheduled flight date of a row; null when the row has no valid date."""
-        if self.name == "bts":
-            return F.col("FlightDate")
-        # try_ variant: a month 13 must reject the line, not fail the whole micro-batch (ANSI).
-        return F.to_date(
-            F.try_make_timestamp_ntz(
-                F.col("year"), F.col("month"), F.col("day"), F.lit(0), F.lit(0), F.lit(0)
-            )
-        )
-
-
-FORMATS = {
-    "nycflights13": FeedFormat(
-        "nycflights13", S.NYC_FLIGHTS, S.NYC_NULL, "year, month and day are not a valid date"
-    ),
-    "bts": FeedFormat("bts", S.BTS_STREAM, S.BTS_NULL, "FlightDate is missing"),
-}
-
-
-def feed_format(cfg: Section) -> FeedFormat:
-    """The configured feed format, or one sentence naming the allowed ones."""
-    name = cfg.streaming.format
-    if name not in FORMATS:
-        raise PipelineError(
-            f"config key 'streaming.format' in {cfg.config_file} must be one of "
-            f"{', '.join(FORMATS)}, not '{name}'."
-        )
-    return FORMATS[name]
-
-
-@dataclass(frozen=True)
-class StreamPaths:
-    """Where the stream reads, writes and keeps its state."""
-
-    landing: str
-    sink: str
-    rejected: str
-    checkpoint: str
-    rejected_checkpoint: str
-
-    @classmethod
-    def of(cls, cfg: Section, fmt: FeedFormat) -> StreamPaths:
-        checkpoints = Path(cfg.paths.checkpoints)
-        return cls(
-            landing=cfg.paths.landing,
-            sink=str(Path(cfg.paths.bronze) / TABLE),
-            rejected=str(bronze.rejected_path(cfg.paths.bronze, TABLE, fmt.name)),
-            checkpoint=str(checkpoints / TABLE),
-            rejected_checkpoint=str(checkpoints / REJECTED_QUERY),
-        )
-
-
-# --- pure transforms --------------------------------------------------------------------
-
-
-def with_flight_date(df: DataFrame, fmt: FeedFormat) -> DataFrame:
-    """Add ``flight_date`` (date), the partition column of bronze/flights."""
-    return df.withColumn("flight_date", fmt.flight_date())
-
-
-def with_lineage(df: DataFrame, fmt: FeedFormat, batch_id: str) -> DataFrame:
-    """Add ``source_format``, ``_ingested_at`` (the micro-batch time) and ``_batch_id``.
-
-    ``_source_file`` is set by :func:`read_feed`, where the file metadata is at hand.
-    """
-    return df.withColumns(
-        {
-            "source_format": F.lit(fmt.name),
-            # current_timestamp() is fixed per micro-batch in a streaming query.
-            "_ingested_at": F.current_timestamp(),
-            "_batch_id": F.lit(batch_id),
-        }
-    )
-
-
-def is_malformed() -> Column:
-    """True for a line the CSV parser could not read or that has no usable flight date."""
-    return F.col(S.CORRUPT_COLUMN).isNotNull() | F.col("flight_date").isNull()
-
-
-def filter_malformed(df: DataFrame) -> DataFrame:
-    """The rows bronze/flights keeps: parsed lines with a flight date, without the corrupt column."""
-    return df.filter(~is_malformed()).drop(S.CORRUPT_COLUMN)
-
-
-def _type_name(dtype) -> str:
-    return {"int": "an integer", "double": "a number", "date": "a date", "timestamp": "a timestamp"}.get(
-        dtype.simpleString(), dtype.simpleString()
-    )
-
-
-def reject_reason(fmt: FeedFormat) -> Column:
-    """Why a line was rejected: broken quoting, field count, or the first value of a wrong type."""
-    line = F.col(S.CORRUPT_COLUMN)
-    expected = len(fmt.schema.fields)
-    fields = F.split(line, _FIELD_SPLIT)
-    quotes = F.length(line) - F.length(F.regexp_replace(line, '"', ""))
-    reason = F.when(quotes % 2 == 1, F.lit("broken quoting: unbalanced double quote")).when(
-        F.size(fields) != expected, F.format_string(f"has %d fields, expected {expected}", F.size(fields))
-    )
-    for i, field_ in enumerate(fmt.schema.fields):
-        if isinstance(field_.dataType, StringType):
-            continue
-        raw = F.regexp_replace(F.element_at(fields, i + 1), r'^\s*"|"\s*$', "")
-        bad = (raw != F.lit(fmt.null_value)) & (raw != "") & raw.try_cast(field_.dataType).isNull()
-        reason = reason.when(
-            bad, F.format_string(f"{field_.name} is not {_type_name(field_.dataType)}: '%s'", raw)
-        )
-    reason = reason.otherwise(F.lit(f"does not parse with the {fmt.name} schema"))
-    return F.when(line.isNull(), F.lit(fmt.date_reason)).otherwise(reason)
-
-
-def filter_rejected(df: DataFrame, fmt: FeedFormat) -> DataFrame:
-    """The rejected lines: file, raw line, reason and lineage (the bronze/_rejected columns)."""
-    raw_columns = [F.col(f.name) for f in fmt.schema.fields]
-    # A line that parsed but has no flight date has no corrupt text: write the parsed values
-    # back as CSV (numbers may differ in form from the file, e.g. 2.0 for 2).
-    rebuilt = F.to_csv(
-        F.struct(*raw_columns),
-        {
-            "nullValue": fmt.null_value,
-            "timestampFormat": "yyyy-MM-dd'T'HH:mm:ssXXX",
-            "dateFormat": "yyyy-MM-dd",
-        },
-    )
-    return df.filter(is_malformed()).select(
-        F.col("_source_file").alias("source_file"),
-        F.coalesce(F.col(S.CORRUPT_COLUMN), rebuilt).alias("line"),
-        reject_reason(fmt).alias("reason"),
-        "_ingested_at",
-        "_batch_id",
-    )
-
-
-def with_batch_counts(df: DataFrame) -> DataFrame:
-    """Attach per-micro-batch counts (rows, rejected, files) to the query's progress reports."""
-    return df.observe(
-        "batch_counts",
-        F.count(F.lit(1)).alias("rows"),
-        F.coalesce(F.sum(is_malformed().cast("long")), F.lit(0)).alias("rejected"),
-        F.size(F.collect_set("_source_file")).alias("files"),
-    )
-
-
-# --- extract and load -------------------------------------------------------------------
-
-
-def read_feed(
-    spark: SparkSession, landing: str, fmt: FeedFormat, max_files: int, max_file_age: str
-) -> DataFrame:
-    """The landing folder as a stream of parsed lines, each with ``_source_file``."""
-    raw = (
-        spark.readStream.schema(S.with_corrupt_column(fmt.schema))
-        .option("header", True)
-        .option("nullValue", fmt.null_value)
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", S.CORRUPT_COLUMN)
-        .option("multiLine", False)
-        .option("pathGlobFilter", "*.csv")
-        .option("maxFilesPerTrigger", max_files)
-        # Spark ignores files older than this relative to the newest one it has seen, and
-        # forgets the names of files older than that: a long age means a late file is never
-        # skipped and a rewritten file name is never read a second time.
-        .option("maxFileAge", max_file_age)
-        .csv(landing)
-    )
-    source_file = F.regexp_replace(F.col("_metadata.file_path"), r"^file:(//)?(?=/)", "")
-    return raw.select("*", source_file.alias("_source_file"))
-
-
-def bronze_rows(df: DataFrame, fmt: FeedFormat, batch_id: str) -> DataFrame:
-    """Parsed lines with flight date and lineage, malformed ones still in (and flagged)."""
-    return df.transform(with_flight_date, fmt).transform(with_lineage, fmt, batch_id)
 
 
 def check_state(paths: StreamPaths) -> None:
@@ -238,11 +54,12 @@ def check_state(paths: StreamPaths) -> None:
     checkpoint over an old sink would silently drop data, and an old checkpoint over an
     emptied sink would never read the files again.
     """
-    has_log = (Path(paths.sink) / "_spark_metadata").is_dir() and any(
-        (Path(paths.sink) / "_spark_metadata").iterdir()
+    log_dir = storage.join(paths.sink, "_spark_metadata")
+    has_log = storage.is_dir(log_dir) and not storage.is_empty(log_dir)
+    commits = storage.join(paths.checkpoint, "commits")
+    has_commits = any(
+        f.path.rsplit("/", 1)[-1].isdigit() for f in storage.list_files(commits, recursive=False)
     )
-    commits = Path(paths.checkpoint) / "commits"
-    has_commits = commits.is_dir() and any(p.name.isdigit() for p in commits.iterdir())
     if has_log and not has_commits:
         raise PipelineError(
             f"{paths.sink} was written by a streaming query whose checkpoint {paths.checkpoint} "
@@ -265,26 +82,26 @@ class RejectedWriter:
     rows: int = 0
     files: int = 0
 
-    def target(self, batch_id: int) -> Path:
-        return Path(self.folder) / f"part-batch-{batch_id:08d}.parquet"
+    def target(self, batch_id: int) -> str:
+        return storage.join(self.folder, f"part-batch-{batch_id:08d}.parquet")
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
         target = self.target(batch_id)
-        if target.exists():
+        if storage.exists(target):
             # Written before a crash, but the micro-batch was not marked done: nothing to redo.
             return
         # An underscore folder is invisible to readers of bronze/_rejected.
-        staging = Path(self.folder) / f"_staging-batch-{batch_id:08d}"
+        staging = storage.join(self.folder, f"_staging-batch-{batch_id:08d}")
         # repartition, not coalesce: coalesce(1) would parse the whole micro-batch in one task.
-        df.repartition(1).write.mode("overwrite").parquet(str(staging))
-        rows = df.sparkSession.read.parquet(str(staging)).count()
+        df.repartition(1).write.mode("overwrite").parquet(staging)
+        rows = df.sparkSession.read.parquet(staging).count()
         if rows:
-            part = next(staging.glob("part-*.parquet"))
+            part = storage.list_files(staging, ".parquet", recursive=False)[0].path
             # One file, one rename: the micro-batch's rejected lines appear all at once.
-            part.rename(target)
+            storage.rename(part, target)
             self.rows += rows
             self.files += 1
-        shutil.rmtree(staging, ignore_errors=True)
+        storage.delete(staging)
 
 
 @dataclass
@@ -339,7 +156,7 @@ class StreamOptions:
 
 
 def start_queries(
-    spark: SparkSession, cfg: Section, options: StreamOptions, batch_id: str, rejected: RejectedWriter
+    spark: SparkSession, cfg: Settings, options: StreamOptions, batch_id: str, rejected: RejectedWriter
 ) -> list[StreamingQuery]:
     """Start the bronze query and the rejected-lines query."""
     fmt = feed_format(cfg)
@@ -443,7 +260,8 @@ def watch(
 
 def run_streaming(
     spark: SparkSession,
-    cfg: Section,
+    cfg: Settings,
+    run: StageRun,
     options: StreamOptions,
     on_started: Callable[[list[StreamingQuery]], None] | None = None,
 ) -> StreamTotals:
@@ -452,12 +270,12 @@ def run_streaming(
     paths = StreamPaths.of(cfg, fmt)
     check_state(paths)
     for folder in (paths.landing, paths.rejected):
-        Path(folder).mkdir(parents=True, exist_ok=True)
+        storage.makedirs(folder)
     batch_id = bronze.new_batch_id("streaming")
     totals = StreamTotals()
     rejected = RejectedWriter(paths.rejected)
     started = time.monotonic()
-    with StageRun(cfg, "streaming") as run, StopSignal() as stop:
+    with StopSignal() as stop:
         if options.available_now:
             log.info("reading every %s file in %s, then stopping", fmt.name, paths.landing)
         else:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pyspark.sql import SparkSession
 
-from flightpipe.core.settings import Section
+from flightpipe.core import storage
 
 
-def ensure_database(spark: SparkSession, cfg: Section, name: str = "silver") -> None:
-    """Create the database in the configured warehouse folder when it does not exist.
+def ensure_database(spark: SparkSession, database: str, warehouse: str) -> None:
+    """Create ``database`` under the ``warehouse`` folder when it does not exist.
 
     The location is explicit so that a database always lives under paths.warehouse,
     whatever warehouse the session was started with.
     """
-    location = Path(cfg.paths.warehouse) / f"{name}.db"
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {name} LOCATION '{location.as_uri()}'")
+    location = storage.as_uri(storage.join(warehouse, f"{database}.db"))
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {database} LOCATION '{location}'")

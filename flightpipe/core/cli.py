@@ -1,4 +1,9 @@
-"""What every entry point shares: arguments, logging, and one-sentence failures."""
+"""What every entry point shares: arguments, logging, one-sentence failures, and the stage lifecycle.
+
+:func:`run_stage` owns a Spark stage from start to end: config, logging, session, run record,
+run-log sync, ``spark.stop()`` and the exit code. An entry script is its docstring, its
+arguments and one call of it.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,18 @@ import argparse
 import logging
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import DERBY_LOCKED
-from flightpipe.core.settings import Section, default_config_path, load_config
+from flightpipe.core.settings import Settings, default_config_path, load_config
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from flightpipe.core.runlog import StageRun
 
 log = logging.getLogger("flightpipe")
 
@@ -68,7 +79,7 @@ _KNOWN_JAVA_FAILURES = (
 )
 
 
-def translate(exc: BaseException, cfg: Section | None) -> str | None:
+def translate(exc: BaseException, cfg: Settings | None) -> str | None:
     """A plain sentence for a known Java-side failure, else None."""
     text = f"{type(exc).__name__}: {exc}"
     cause = exc.__cause__ or exc.__context__
@@ -84,14 +95,14 @@ def translate(exc: BaseException, cfg: Section | None) -> str | None:
     return None
 
 
-def run(stage: str, config_path: str, body: Callable[[Section], int | None]) -> int:
+def run(stage: str, config_path: str, body: Callable[[Settings], int | None]) -> int:
     """Load the config, set up logging, run ``body(cfg)``; return the exit code.
 
     A PipelineError prints its sentence; any other failure prints one line and
     leaves its stack trace in the stage's log file.
     """
     setup_logging(stage, None)
-    cfg: Section | None = None
+    cfg: Settings | None = None
     log_file: Path | None = None
     try:
         cfg = load_config(config_path)
@@ -115,3 +126,48 @@ def run(stage: str, config_path: str, body: Callable[[Section], int | None]) -> 
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             print(f"{stage}: error: unexpected failure ({first[:300]}){where}.", file=sys.stderr)
         return 1
+
+
+StageBody = Callable[["SparkSession", Settings, "StageRun"], "int | None"]
+
+
+def run_stage(
+    stage: str,
+    config_path: str,
+    body: StageBody,
+    *,
+    hive: bool = True,
+    app: str | None = None,
+    before_session: Callable[[Settings], None] | None = None,
+    session_defaults: Mapping[str, str] | None = None,
+) -> int:
+    """Run one pipeline stage and return its exit code.
+
+    ``body(spark, cfg, record)`` does the stage's work and fills ``record`` (rows in, out,
+    rejected, details). ``before_session`` runs checks that need no JVM (a typo fails in a
+    second). With ``hive``, run records waiting in ``var/runs`` are copied into the silver
+    database before the body (so the stage sees the earlier stages of the run) and after it
+    (its own record). ``session_defaults`` are Spark settings the config may override.
+    """
+
+    def lifecycle(cfg: Settings) -> int:
+        from flightpipe.core import runlog
+        from flightpipe.core.session import build_session
+
+        if before_session is not None:
+            before_session(cfg)
+        spark = build_session(cfg, app or stage, hive=hive, defaults=session_defaults)
+        runs = runlog.runs_dir(cfg.paths.var)
+        database, warehouse = cfg.catalog.silver_database, cfg.paths.warehouse
+        try:
+            with runlog.StageRun(runs, stage) as record:
+                if hive:
+                    runlog.sync_to_hive(spark, runs, database, warehouse)
+                code = body(spark, cfg, record)
+            if hive:
+                runlog.sync_to_hive(spark, runs, database, warehouse)
+            return int(code or 0)
+        finally:
+            spark.stop()
+
+    return run(stage, config_path, lifecycle)

@@ -13,11 +13,10 @@ import os
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
+from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import Section
 
 log = logging.getLogger("flightpipe.runlog")
 
@@ -38,7 +37,7 @@ def utcnow() -> datetime:
 class StageRun:
     """Context manager that times a stage and records its outcome."""
 
-    cfg: Section
+    runs: str  # the run-record folder, see runs_dir()
     stage: str
     run_id: str = field(default_factory=current_run_id)
     rows_in: int = 0
@@ -77,57 +76,58 @@ class StageRun:
     def record(self) -> dict[str, Any]:
         """The record as a JSON-ready dict (the silver.pipeline_runs columns)."""
         data = asdict(self)
-        data.pop("cfg")
+        data.pop("runs")
         data["started_at"] = self.started_at.isoformat(sep=" ")
         data["ended_at"] = self.ended_at.isoformat(sep=" ") if self.ended_at else None
         data["details"] = json.dumps(self.details, sort_keys=True, default=str)
         return data
 
-    def write(self) -> Path:
-        """Write the record to var/runs/ (atomically: temp file, then rename)."""
-        folder = Path(self.cfg.paths.var) / "runs"
-        folder.mkdir(parents=True, exist_ok=True)
-        name = f"{self.started_at:%Y%m%dT%H%M%S%f}-{self.stage}-{self.run_id}.json"
-        tmp = folder / f".{name}.tmp"
-        tmp.write_text(json.dumps(self.record(), indent=1), encoding="utf-8")
-        final = folder / name
-        tmp.replace(final)
-        return final
+    def write(self) -> str:
+        """Write the record into the runs folder (atomically)."""
+        path = storage.join(self.runs, f"{self.started_at:%Y%m%dT%H%M%S%f}-{self.stage}-{self.run_id}.json")
+        storage.write_json(path, self.record())
+        return path
 
 
-def pending_records(cfg: Section) -> list[Path]:
-    """Record files not yet copied into silver.pipeline_runs."""
-    folder = Path(cfg.paths.var) / "runs"
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+def runs_dir(var: str) -> str:
+    """The folder of run records under ``paths.var``."""
+    return storage.join(var, "runs")
 
 
-def find_record(var: str | Path, stage: str, run_id: str, since: float) -> dict[str, Any]:
+def pending_records(runs: str) -> list[str]:
+    """Record files not yet copied into the silver database's pipeline_runs."""
+    return [f.path for f in storage.list_files(runs, ".json", recursive=False)]
+
+
+def find_record(var: str, stage: str, run_id: str, since: float) -> dict[str, Any]:
     """The newest record of ``stage`` in run ``run_id`` written at or after ``since`` (epoch
     seconds), pending or already synced; {} when there is none or it cannot be read."""
+    runs = runs_dir(str(var))
     found = []
-    for folder in (Path(var) / "runs", Path(var) / "runs" / "synced"):
-        if folder.is_dir():
-            found += [p for p in folder.glob(f"*-{stage}-{run_id}.json") if p.stat().st_mtime >= since - 1]
+    for folder in (runs, storage.join(runs, "synced")):
+        found += [
+            f
+            for f in storage.list_files(folder, f"-{stage}-{run_id}.json", recursive=False)
+            if f.mtime >= since - 1
+        ]
     if not found:
         return {}
-    try:
-        return json.loads(max(found, key=lambda p: p.stat().st_mtime).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return {}
+    return storage.read_json(max(found, key=lambda f: f.mtime).path, default={})
 
 
-def sync_to_hive(spark, cfg: Section, database: str = "silver") -> int:
+def sync_to_hive(spark, runs: str, database: str, warehouse: str) -> int:
     """Append pending run records to ``<database>.pipeline_runs``; return how many."""
     from flightpipe.contracts.silver import PIPELINE_RUNS
     from flightpipe.core.catalog import ensure_database
 
-    files = pending_records(cfg)
+    files = pending_records(runs)
     if not files:
         return 0
-    rows = [json.loads(p.read_text(encoding="utf-8")) for p in files]
+    rows = [storage.read_json(p, default=None) for p in files]
+    rows = [r for r in rows if isinstance(r, dict)]
     for row in rows:
         for key in ("started_at", "ended_at"):
-            row[key] = datetime.fromisoformat(row[key]) if row[key] else None
+            row[key] = datetime.fromisoformat(row[key]) if row.get(key) else None
     names = PIPELINE_RUNS.fieldNames()
     df = spark.createDataFrame([tuple(r.get(n) for n in names) for r in rows], PIPELINE_RUNS)
     table = f"{database}.pipeline_runs"
@@ -136,11 +136,10 @@ def sync_to_hive(spark, cfg: Section, database: str = "silver") -> int:
         df = df.join(existing, ["run_id", "stage", "started_at"], "left_anti")
         df.select(*names).write.insertInto(table)
     else:
-        ensure_database(spark, cfg, database)
+        ensure_database(spark, database, warehouse)
         df.write.format("parquet").saveAsTable(table)
         spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ('comment' = 'One row per pipeline stage run')")
-    done = Path(cfg.paths.var) / "runs" / "synced"
-    done.mkdir(parents=True, exist_ok=True)
+    done = storage.join(runs, "synced")
     for p in files:
-        p.replace(done / p.name)
+        storage.rename(p, storage.join(done, storage.name(p)))
     return len(rows)

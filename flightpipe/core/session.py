@@ -8,14 +8,15 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from pyspark import SparkContext
 from pyspark.sql import SparkSession
 
+from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import Section
+from flightpipe.core.settings import Settings
 
 
 def check_java() -> None:
@@ -57,7 +58,7 @@ DERBY_LOCKED = (
 )
 
 
-def check_derby_free(cfg: Section) -> None:
+def check_derby_free(cfg: Settings) -> None:
     """Fail at once when another process has the embedded Derby metastore open.
 
     A booted Derby holds a POSIX lock on ``dbex.lck``; without this check Hive retries the
@@ -80,7 +81,7 @@ def check_derby_free(cfg: Section) -> None:
         os.close(fd)
 
 
-def metastore_conf(cfg: Section) -> dict[str, str]:
+def metastore_conf(cfg: Settings) -> dict[str, str]:
     """Hive metastore settings: embedded Derby by default, or an external database."""
     meta = cfg.metastore
     if meta.mode == "derby":
@@ -105,7 +106,7 @@ def metastore_conf(cfg: Section) -> dict[str, str]:
     )
 
 
-def off_heap_conf(cfg: Section) -> dict[str, str]:
+def off_heap_conf(cfg: Settings) -> dict[str, str]:
     """Spark's off-heap execution memory from ``spark.off_heap_memory`` (``0``: none)."""
     size = cfg.spark.off_heap_memory.strip().lower()
     parsed = re.fullmatch(r"(\d+)[kmgt]?", size)
@@ -119,8 +120,11 @@ def off_heap_conf(cfg: Section) -> dict[str, str]:
     return {"spark.memory.offHeap.enabled": "true", "spark.memory.offHeap.size": size}
 
 
-def session_conf(cfg: Section, app: str, hive: bool = True) -> dict[str, str]:
-    """Every Spark setting the pipeline sets, as one flat map."""
+def session_conf(
+    cfg: Settings, app: str, hive: bool = True, defaults: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Every Spark setting the pipeline sets, as one flat map; ``spark.extra_conf`` wins over
+    the stage's ``defaults``."""
     logs = cfg.paths.logs
     java_opts = (
         f"-Dlog4j2.configurationFile=file:{cfg.spark.log4j_config} "
@@ -148,19 +152,22 @@ def session_conf(cfg: Section, app: str, hive: bool = True) -> dict[str, str]:
     if hive:
         conf["spark.sql.catalogImplementation"] = "hive"
         conf.update(metastore_conf(cfg))
+    conf.update(defaults or {})
     conf.update(cfg.spark.extra_conf)
     return conf
 
 
-def build_session(cfg: Section, app: str, hive: bool = True) -> SparkSession:
+def build_session(
+    cfg: Settings, app: str, hive: bool = True, defaults: Mapping[str, str] | None = None
+) -> SparkSession:
     """Build (or reuse) the session: master from config, UTC, Hive metastore at the project root."""
     check_java()
     if hive:
         check_derby_free(cfg)
-    for key in ("logs", "warehouse"):
-        Path(cfg.paths[key]).mkdir(parents=True, exist_ok=True)
+    for folder in (cfg.paths.logs, cfg.paths.warehouse):
+        storage.makedirs(folder)
     builder = SparkSession.builder
-    for key, value in session_conf(cfg, app, hive).items():
+    for key, value in session_conf(cfg, app, hive, defaults).items():
         builder = builder.config(key, value)
     if hive:
         builder = builder.enableHiveSupport()
@@ -178,7 +185,7 @@ def tune_codegen(spark: SparkSession) -> None:
         spark.conf.set("spark.sql.codegen.hugeMethodLimit", HOTSPOT_METHOD_LIMIT)
 
 
-def _quiet_logs(spark: SparkSession, cfg: Section) -> None:
+def _quiet_logs(spark: SparkSession, cfg: Settings) -> None:
     # Under spark-submit the driver JVM starts before our java options can apply,
     # so point log4j (and Derby's log) at our settings once the JVM is up.
     jvm = spark.sparkContext._jvm

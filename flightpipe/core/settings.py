@@ -1,166 +1,49 @@
-"""Load and validate conf/pipeline.yaml.
+"""Load and validate conf/pipeline.yaml into frozen, typed settings.
 
-Every key is declared in ``SPEC`` with its type; a key the file lacks or a key the
-spec does not know stops the run with one sentence naming the key and the file.
-``${VAR}`` and ``${VAR:-default}`` are read from the environment, then from
-``.env`` at the project root. Relative paths resolve against the project root.
+The YAML is read once into :class:`Settings`; every key is declared below with its type, a
+key the file lacks or a key the models do not know stops the run with one sentence naming
+the key and the file. ``${VAR}`` and ``${VAR:-default}`` are read from the environment, then
+from ``.env`` at the project root. Data paths resolve against ``project.root``; program
+files (the log4j config, jars) against the installation, so a data root elsewhere
+(``PIPELINE_ROOT``) still finds the project's own files.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Annotated, Any
 
 import yaml
+from dotenv import dotenv_values
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidationInfo,
+)
 
 from flightpipe.core.errors import PipelineError
 
+# The installation: where the package, conf/ and jars/ live (program files).
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-
-# Types: "str", "int", "float", "bool", "path" (resolved against the root),
-# "paths" (list of paths or globs), "strs" (list of strings), "dict" (free map),
-# "sources" (list of {path, airport?} maps). A nested dict is a section.
-SPEC: dict[str, Any] = {
-    "project": {"root": "str", "name": "str"},
-    "spark": {
-        "master": "str",
-        "app_name": "str",
-        "shuffle_partitions": "int",
-        "driver_memory": "str",
-        "off_heap_memory": "str",
-        "log4j_config": "path",
-        "jars": "paths",
-        "extra_conf": "dict",
-    },
-    "metastore": {
-        "mode": "str",
-        "jdbc_url": "str",
-        "jdbc_driver": "str",
-        "user": "str",
-        "password": "str",
-    },
-    "catalog": {"silver_database": "str"},
-    "paths": {
-        "bronze": "path",
-        "warehouse": "path",
-        "metastore_db": "path",
-        "landing": "path",
-        "checkpoints": "path",
-        "models": "path",
-        "reports": "path",
-        "var": "path",
-        "logs": "path",
-        "cache": "path",
-    },
-    "ingest": {
-        "embedded": "bool",
-        "bts_files": "paths",
-        "openmeteo_files": "sources",
-        "openmeteo_api": {
-            "enabled": "bool",
-            "base_url": "str",
-            "airports": "strs",
-            "start_date": "str",
-            "end_date": "str",
-            "hourly": "strs",
-            "retries": "int",
-            "backoff_seconds": "float",
-            "timeout_seconds": "float",
-        },
-    },
-    "gold": {
-        "host": "str",
-        "port": "int",
-        "database": "str",
-        "user": "str",
-        "password": "str",
-        "batch_size": "int",
-        "connect_timeout_seconds": "int",
-        "report_top_routes": "int",
-    },
-    "mariadb": {
-        "local": "bool",
-        "server_binary": "str",
-        "install_db_binary": "str",
-        "data_dir": "path",
-        "socket": "path",
-        "pid_file": "path",
-        "error_log": "path",
-        "start_timeout_seconds": "int",
-        "extra_args": "strs",
-    },
-    "streaming": {
-        "format": "str",
-        "trigger_seconds": "float",
-        "max_files_per_trigger": "int",
-        "available_now_max_files": "int",
-        "max_file_age": "str",
-    },
-    "cleaning": {
-        "source_start_date": "str",
-        "source_end_date": "str",
-        "min_delay_minutes": "float",
-        "max_delay_minutes": "float",
-        "rule_actions": "dict",
-        "weather_source_priority": "strs",
-    },
-    "ml": {
-        "train_start": "str",
-        "train_end": "str",
-        "test_start": "str",
-        "test_end": "str",
-        "models": "strs",
-        "cutoff_minutes": "int",
-        "threshold": "float",
-        "seed": "int",
-        "train_ratio": "float",
-        "tuning_sample_fraction": "float",
-        "parallelism": "int",
-        "logistic": {"max_iter": "int", "reg_params": "strs", "elastic_net_params": "strs"},
-        "gbt": {
-            "max_iter": "int",
-            "max_depths": "strs",
-            "step_sizes": "strs",
-            "max_bins": "int",
-            "subsampling_rate": "float",
-        },
-    },
-}
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-class Section(dict):
-    """A config section: a dict whose keys also read as attributes."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError as exc:
-            raise AttributeError(name) from exc
-
-
 def read_dotenv(path: Path) -> dict[str, str]:
-    """Parse a ``KEY=value`` file; blank lines and ``#`` comments are skipped."""
-    values: dict[str, str] = {}
+    """``KEY=value`` pairs of a .env file (python-dotenv rules: quotes, ``export``, comments)."""
     if not path.is_file():
-        return values
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.strip().removeprefix("export ").strip()
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key] = value
-    return values
+        return {}
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
 
 
-def interpolate(text: str, env: dict[str, str], where: str) -> str:
+def interpolate(text: str, env: Mapping[str, str], where: str) -> str:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in ``text``."""
 
     def repl(match: re.Match[str]) -> str:
@@ -183,90 +66,288 @@ def _resolve(value: str, root: Path) -> str:
     return str(path if path.is_absolute() else (root / path))
 
 
-def _check(spec: Any, value: Any, key: str, root: Path, env: dict[str, str], file: str) -> Any:
-    def fail(what: str) -> PipelineError:
-        return PipelineError(f"config key '{key}' in {file} {what}.")
+# --- field types ---------------------------------------------------------------------------
 
-    if isinstance(spec, dict):
-        if not isinstance(value, dict):
-            raise fail("must be a section (a map of keys)")
-        unknown = sorted(set(value) - set(spec))
-        if unknown:
-            bad = f"{key}.{unknown[0]}" if key else unknown[0]
-            raise PipelineError(
-                f"config key '{bad}' in {file} is not a known key (mistyped?); "
-                f"known keys here: {', '.join(sorted(spec))}."
-            )
-        out = Section()
-        for name, sub in spec.items():
-            child = f"{key}.{name}" if key else name
-            if name not in value:
-                raise PipelineError(f"config key '{child}' is missing from {file}.")
-            out[name] = _check(sub, value[name], child, root, env, file)
-        return out
 
+def _text(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _flag(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in ("", "off"):
+        return False
+    if isinstance(value, str) and value.strip().lower() == "on":
+        return True
+    return value
+
+
+def _items(value: Any) -> Any:
+    return [] if value is None else value
+
+
+def _data_path(value: str, info: ValidationInfo) -> str:
+    if value == "":
+        raise ValueError("must be a path")
+    from flightpipe.core.storage import is_uri
+
+    if is_uri(value) or not info.context:
+        return value
+    return _resolve(value, info.context["root"])
+
+
+def _program_path(value: str, info: ValidationInfo) -> str:
+    if value == "":
+        raise ValueError("must be a path")
+    return _resolve(value, info.context["install"]) if info.context else value
+
+
+def _frozen_map(value: dict[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(value))
+
+
+Text = Annotated[str, BeforeValidator(_text)]
+Flag = Annotated[bool, BeforeValidator(_flag)]
+DataPath = Annotated[str, BeforeValidator(_text), AfterValidator(_data_path)]
+ProgramPath = Annotated[str, BeforeValidator(_text), AfterValidator(_program_path)]
+DataPaths = Annotated[tuple[DataPath, ...], BeforeValidator(_items)]
+ProgramPaths = Annotated[tuple[ProgramPath, ...], BeforeValidator(_items)]
+Texts = Annotated[tuple[str, ...], BeforeValidator(_items)]
+Floats = Annotated[tuple[float, ...], BeforeValidator(_items)]
+Ints = Annotated[tuple[int, ...], BeforeValidator(_items)]
+TextMap = Annotated[
+    dict[str, str], BeforeValidator(lambda v: {} if v is None else v), AfterValidator(_frozen_map)
+]
+
+
+class Section(BaseModel):
+    """A config section: frozen, every key required, no key it does not declare."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class Project(Section):
+    root: Text
+    name: Text
+
+
+class Spark(Section):
+    master: Text
+    app_name: Text
+    shuffle_partitions: int
+    driver_memory: Text
+    off_heap_memory: Text
+    log4j_config: ProgramPath
+    jars: ProgramPaths
+    extra_conf: TextMap
+
+
+class Metastore(Section):
+    mode: Text
+    jdbc_url: Text
+    jdbc_driver: Text
+    user: Text
+    password: Text
+
+
+class Catalog(Section):
+    silver_database: Annotated[str, AfterValidator(lambda v: _identifier(v))]
+
+
+def _identifier(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+        raise ValueError(f"must be a database name of letters, digits and _, not {value!r}")
+    return value.lower()
+
+
+class Paths(Section):
+    bronze: DataPath
+    warehouse: DataPath
+    metastore_db: DataPath
+    landing: DataPath
+    checkpoints: DataPath
+    models: DataPath
+    reports: DataPath
+    var: DataPath
+    logs: DataPath
+    cache: DataPath
+
+
+class WeatherFile(Section):
+    """One Open-Meteo file; ``airport`` empty when the file name starts with the code."""
+
+    path: DataPath
+    airport: Annotated[str, BeforeValidator(lambda v: str(v or "").upper())] = ""
+
+
+def _weather_files(value: Any) -> Any:
+    value = _items(value)
+    if isinstance(value, list):
+        return [{"path": v} if isinstance(v, str) else v for v in value]
+    return value
+
+
+class OpenMeteoApi(Section):
+    enabled: Flag
+    base_url: Text
+    airports: Texts
+    start_date: Text
+    end_date: Text
+    hourly: Texts
+    retries: int
+    backoff_seconds: float
+    timeout_seconds: float
+
+
+class Ingest(Section):
+    embedded: Flag
+    bts_files: DataPaths
+    openmeteo_files: Annotated[tuple[WeatherFile, ...], BeforeValidator(_weather_files)]
+    openmeteo_api: OpenMeteoApi
+
+
+class Gold(Section):
+    host: Text
+    port: int
+    database: Text
+    user: Text
+    password: Text
+    batch_size: int
+    connect_timeout_seconds: int
+    report_top_routes: int
+
+
+class MariaDB(Section):
+    local: Flag
+    server_binary: Text
+    install_db_binary: Text
+    data_dir: DataPath
+    socket: DataPath
+    pid_file: DataPath
+    error_log: DataPath
+    start_timeout_seconds: int
+    extra_args: Texts
+
+
+class Streaming(Section):
+    format: Text
+    trigger_seconds: float
+    max_files_per_trigger: int
+    available_now_max_files: int
+    max_file_age: Text
+
+
+class Cleaning(Section):
+    source_start_date: Text
+    source_end_date: Text
+    min_delay_minutes: float
+    max_delay_minutes: float
+    rule_actions: TextMap
+    weather_source_priority: Texts
+
+
+class Logistic(Section):
+    max_iter: int
+    reg_params: Floats
+    elastic_net_params: Floats
+
+
+class Gbt(Section):
+    max_iter: int
+    max_depths: Ints
+    step_sizes: Floats
+    max_bins: int
+    subsampling_rate: float
+
+
+class Ml(Section):
+    train_start: Text
+    train_end: Text
+    test_start: Text
+    test_end: Text
+    models: Texts
+    cutoff_minutes: int
+    threshold: float
+    seed: int
+    train_ratio: float
+    tuning_sample_fraction: float
+    parallelism: int
+    logistic: Logistic
+    gbt: Gbt
+
+
+class Settings(Section):
+    """The whole config, as loaded from ``config_file``."""
+
+    project: Project
+    spark: Spark
+    metastore: Metastore
+    catalog: Catalog
+    paths: Paths
+    ingest: Ingest
+    gold: Gold
+    mariadb: MariaDB
+    streaming: Streaming
+    cleaning: Cleaning
+    ml: Ml
+    config_file: str = ""
+    install_root: str = str(PACKAGE_ROOT)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def _interpolate_all(value: Any, env: Mapping[str, str], key: str, file: str) -> Any:
     if isinstance(value, str):
-        value = interpolate(value, env, f"config key '{key}' in {file}")
-    if spec == "str":
-        if value is None:
-            return ""
-        if isinstance(value, (dict, list)):
-            raise fail("must be a string")
-        return str(value)
-    if spec in ("int", "float"):
-        try:
-            return int(value) if spec == "int" else float(value)
-        except (TypeError, ValueError):
-            raise fail(f"must be a number, not {value!r}") from None
-    if spec == "bool":
-        if isinstance(value, bool):
-            return value
-        if str(value).lower() in ("true", "yes", "1", "on"):
-            return True
-        if str(value).lower() in ("false", "no", "0", "off", ""):
-            return False
-        raise fail(f"must be true or false, not {value!r}")
-    if spec == "path":
-        if value in (None, ""):
-            raise fail("must be a path")
-        return _resolve(str(value), root)
-    if spec in ("paths", "strs"):
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise fail("must be a list")
-        items = [interpolate(str(v), env, f"config key '{key}' in {file}") for v in value]
-        return [_resolve(v, root) for v in items] if spec == "paths" else items
-    if spec == "sources":
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise fail("must be a list of {path, airport} entries")
-        out = []
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                item = {"path": item}
-            if not isinstance(item, dict) or "path" not in item:
-                raise fail(f"entry {i + 1} must have a 'path'")
-            extra = set(item) - {"path", "airport"}
-            if extra:
-                raise fail(f"entry {i + 1} has unknown key '{sorted(extra)[0]}'")
-            path = interpolate(str(item["path"]), env, f"config key '{key}' in {file}")
-            airport = str(item.get("airport") or "").upper()
-            out.append(Section(path=_resolve(path, root), airport=airport))
-        return out
-    if spec == "dict":
-        if value is None:
-            return Section()
-        if not isinstance(value, dict):
-            raise fail("must be a map")
-        return Section(
-            {str(k): interpolate(str(v), env, f"config key '{key}.{k}' in {file}") for k, v in value.items()}
-        )
-    raise AssertionError(f"unknown spec type {spec!r}")
+        return interpolate(value, env, f"config key '{key}' in {file}")
+    if isinstance(value, dict):
+        return {k: _interpolate_all(v, env, f"{key}.{k}" if key else str(k), file) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate_all(v, env, key, file) for v in value]
+    return value
 
 
-def load_config(path: str | os.PathLike[str], environ: dict[str, str] | None = None) -> Section:
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: Any = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        if field is None:
+            return None
+        model = field.annotation
+        args = getattr(model, "__args__", ())
+        if args and not (isinstance(model, type) and issubclass(model, BaseModel)):
+            model = next((a for a in args if isinstance(a, type) and issubclass(a, BaseModel)), None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _sentence(err: dict[str, Any], file: str) -> str:
+    loc = err["loc"]
+    key = ".".join(str(p) for p in loc if not isinstance(p, int))
+    entry = next((p for p in loc if isinstance(p, int)), None)
+    where = f" (entry {entry + 1})" if entry is not None else ""
+    kind, given = err["type"], err.get("input")
+    if kind == "missing":
+        return f"config key '{key}' is missing from {file}."
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        known = ", ".join(sorted(parent.model_fields)) if parent else ""
+        return f"config key '{key}' in {file} is not a known key (mistyped?); known keys here: {known}."
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"config key '{key}' in {file} must be a section (a map of keys)."
+    if kind.startswith(("int_", "float_")):
+        return f"config key '{key}' in {file} must be a number{where}, not {given!r}."
+    if kind.startswith("bool_"):
+        return f"config key '{key}' in {file} must be true or false, not {given!r}."
+    if kind in ("list_type", "tuple_type"):
+        return f"config key '{key}' in {file} must be a list."
+    if kind == "string_type":
+        return f"config key '{key}' in {file} must be a string, not {given!r}."
+    message = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+    return f"config key '{key}' in {file}{where} {message}."
+
+
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Settings:
     """Read, interpolate and validate the YAML config at ``path``."""
     file = Path(path).expanduser().resolve()
     if not file.is_file():
@@ -282,18 +363,24 @@ def load_config(path: str | os.PathLike[str], environ: dict[str, str] | None = N
 
     env = dict(read_dotenv(PACKAGE_ROOT / ".env"))
     env.update(os.environ if environ is None else environ)
-
     project = raw.get("project") if isinstance(raw.get("project"), dict) else {}
     root_value = interpolate(str(project.get("root") or ""), env, f"config key 'project.root' in {file}")
     root = Path(_resolve(root_value, PACKAGE_ROOT)) if root_value else PACKAGE_ROOT
     if root != PACKAGE_ROOT:
-        # A project root of its own may carry its own .env.
+        # A data root of its own may carry its own .env.
         env = {**read_dotenv(root / ".env"), **env}
 
-    cfg = _check(SPEC, raw, "", root, env, str(file))
-    cfg["project"]["root"] = str(root)
-    cfg["config_file"] = str(file)
-    return cfg
+    data = _interpolate_all(raw, env, "", str(file))
+    for reserved in ("config_file", "install_root"):
+        if reserved in data:
+            raise PipelineError(f"config key '{reserved}' in {file} is not a known key (mistyped?).")
+    if isinstance(data.get("project"), dict):
+        data["project"] = {**data["project"], "root": str(root)}
+    data["config_file"] = str(file)
+    try:
+        return Settings.model_validate(data, context={"root": root, "install": PACKAGE_ROOT})
+    except ValidationError as exc:
+        raise PipelineError(_sentence(exc.errors()[0], str(file))) from None
 
 
 def default_config_path() -> str:

@@ -144,6 +144,14 @@ def list_dirs(path: str) -> list[str]:
     return sorted(str(p) for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
 
+def is_empty(path: str) -> bool:
+    """True for a folder holding nothing at all (hidden files count)."""
+    if is_uri(path):
+        _, fs, hpath = _hadoop(path)
+        return len(fs.listStatus(hpath)) == 0
+    return not any(Path(path).iterdir())
+
+
 def list_files(path: str, suffix: str = "", recursive: bool = True) -> list[FileInfo]:
     """Files under ``path`` whose name ends with ``suffix``, sorted by path.
 

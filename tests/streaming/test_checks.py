@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flightpipe.bronze.streaming import FORMATS, StreamPaths, check_state, feed_format
+from flightpipe.bronze.feed import FORMATS, StreamPaths, feed_format
+from flightpipe.bronze.streaming import check_state
 from flightpipe.core.errors import PipelineError
 from tests.streaming.conftest import run_replay
 

@@ -29,7 +29,7 @@ def data_files(folder: Path) -> set[str]:
     return {str(p) for p in folder.rglob("*.parquet")}
 
 
-def test_malformed_lines_are_rejected_with_reasons_and_a_second_run_adds_nothing(spark, make_config):
+def test_malformed_lines_are_rejected_with_reasons_and_a_second_run_adds_nothing(spark, make_config, record):
     cfg, config_path = make_config({"streaming": {"available_now_max_files": 1}})
     landing = Path(cfg.paths.landing)
     assert run_replay(config_path, "--start", "2013-01-05", "--end", "2013-01-05").returncode == 0
@@ -38,7 +38,8 @@ def test_malformed_lines_are_rejected_with_reasons_and_a_second_run_adds_nothing
     bad_file = landing / "flights_bad.csv"
     bad_file.write_text("\n".join([HEADER, *good_lines[:2], *bad_lines, good_lines[2]]) + "\n")
 
-    totals = run_streaming(spark, cfg, AVAILABLE_NOW)
+    with record:  # as the stage lifecycle runs it: the record is written when the body ends
+        totals = run_streaming(spark, cfg, record, AVAILABLE_NOW)
 
     expected_day = counts_per_day(source_rows({date(2013, 1, 5)}))[date(2013, 1, 5)]
     sink = Path(cfg.paths.bronze) / "flights"
@@ -84,7 +85,7 @@ def test_malformed_lines_are_rejected_with_reasons_and_a_second_run_adds_nothing
     # Every data line of the file is in bronze or rejected, once.
     assert from_bad.count() + rejected.count() == len(good_lines) + len(bad_lines)
 
-    record = json.loads(next((Path(cfg.paths.var) / "runs").glob("*-streaming-*.json")).read_text())
+    record = json.loads(next((Path(cfg.paths.var) / "runs").glob("*-test-*.json")).read_text())
     assert (record["rows_in"], record["rows_out"], record["rows_rejected"], record["status"]) == (
         expected_day + 8,
         expected_day + 3,
@@ -93,7 +94,7 @@ def test_malformed_lines_are_rejected_with_reasons_and_a_second_run_adds_nothing
     )
 
     before = data_files(Path(cfg.paths.bronze))
-    again = run_streaming(spark, cfg, AVAILABLE_NOW)
+    again = run_streaming(spark, cfg, record, AVAILABLE_NOW)
     assert (again.batches, again.rows_in) == (0, 0)
     assert data_files(Path(cfg.paths.bronze)) == before
     assert spark.read.parquet(str(sink)).count() == expected_day + 3

@@ -7,7 +7,7 @@ import datetime as dt
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from flightpipe.bronze.streaming import (
+from flightpipe.bronze.feed import (
     FORMATS,
     filter_malformed,
     filter_rejected,

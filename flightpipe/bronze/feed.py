@@ -1,0 +1,195 @@
+"""The streaming feed: file layouts of the landing folder and the pure transforms of its lines.
+
+A line that parses and has a flight date goes to ``bronze/flights``; any other line goes, with
+its reason, to ``bronze/_rejected/table=flights``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from flightpipe.bronze import slots as bronze
+from flightpipe.bronze.rejects import csv_reject_reason
+from flightpipe.contracts import sources as S
+from flightpipe.core import storage
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.settings import Settings
+
+TABLE = "flights"
+REJECTED_QUERY = "flights_rejected"
+REJECT_COLUMNS = ("source_file", "line", "reason", "_ingested_at", "_batch_id")
+
+
+@dataclass(frozen=True)
+class FeedFormat:
+    """Column layout of the files dropped in the landing folder."""
+
+    name: str
+    schema: StructType
+    null_value: str
+    date_reason: str  # why a line without a usable flight date is rejected
+
+    def flight_date(self) -> Column:
+        """The scheduled flight date of a row; null when the row has no valid date."""
+        if self.name == "bts":
+            return F.col("FlightDate")
+        # try_ variant: a month 13 must reject the line, not fail the whole micro-batch (ANSI).
+        return F.to_date(
+            F.try_make_timestamp_ntz(
+                F.col("year"), F.col("month"), F.col("day"), F.lit(0), F.lit(0), F.lit(0)
+            )
+        )
+
+
+FORMATS = {
+    "nycflights13": FeedFormat(
+        "nycflights13", S.NYC_FLIGHTS, S.NYC_NULL, "year, month and day are not a valid date"
+    ),
+    "bts": FeedFormat("bts", S.BTS_STREAM, S.BTS_NULL, "FlightDate is missing"),
+}
+
+
+def feed_format(cfg: Settings) -> FeedFormat:
+    """The configured feed format, or one sentence naming the allowed ones."""
+    name = cfg.streaming.format
+    if name not in FORMATS:
+        raise PipelineError(
+            f"config key 'streaming.format' in {cfg.config_file} must be one of "
+            f"{', '.join(FORMATS)}, not '{name}'."
+        )
+    return FORMATS[name]
+
+
+@dataclass(frozen=True)
+class StreamPaths:
+    """Where the stream reads, writes and keeps its state."""
+
+    landing: str
+    sink: str
+    rejected: str
+    checkpoint: str
+    rejected_checkpoint: str
+
+    @classmethod
+    def of(cls, cfg: Settings, fmt: FeedFormat) -> StreamPaths:
+        checkpoints = cfg.paths.checkpoints
+        return cls(
+            landing=cfg.paths.landing,
+            sink=storage.join(cfg.paths.bronze, TABLE),
+            rejected=bronze.rejected_path(cfg.paths.bronze, TABLE, fmt.name),
+            checkpoint=storage.join(checkpoints, TABLE),
+            rejected_checkpoint=storage.join(checkpoints, REJECTED_QUERY),
+        )
+
+
+# --- pure transforms --------------------------------------------------------------------
+
+
+def with_flight_date(df: DataFrame, fmt: FeedFormat) -> DataFrame:
+    """Add ``flight_date`` (date), the partition column of bronze/flights."""
+    return df.withColumn("flight_date", fmt.flight_date())
+
+
+def with_lineage(df: DataFrame, fmt: FeedFormat, batch_id: str) -> DataFrame:
+    """Add ``source_format``, ``_ingested_at`` (the micro-batch time) and ``_batch_id``.
+
+    ``_source_file`` is set by :func:`read_feed`, where the file metadata is at hand.
+    """
+    return df.withColumns(
+        {
+            "source_format": F.lit(fmt.name),
+            # current_timestamp() is fixed per micro-batch in a streaming query.
+            "_ingested_at": F.current_timestamp(),
+            "_batch_id": F.lit(batch_id),
+        }
+    )
+
+
+def is_malformed() -> Column:
+    """True for a line the CSV parser could not read or that has no usable flight date."""
+    return F.col(S.CORRUPT_COLUMN).isNotNull() | F.col("flight_date").isNull()
+
+
+def filter_malformed(df: DataFrame) -> DataFrame:
+    """The rows bronze/flights keeps: parsed lines with a flight date, without the corrupt column."""
+    return df.filter(~is_malformed()).drop(S.CORRUPT_COLUMN)
+
+
+def reject_reason(fmt: FeedFormat) -> Column:
+    """Why a line was rejected: broken quoting, field count, or the first value of a wrong type."""
+    line = F.col(S.CORRUPT_COLUMN)
+    reason = csv_reject_reason(
+        line,
+        len(fmt.schema.fields),
+        fmt.schema.fields,
+        fmt.null_value,
+        f"does not parse with the {fmt.name} schema",
+    )
+    return F.when(line.isNull(), F.lit(fmt.date_reason)).otherwise(reason)
+
+
+def filter_rejected(df: DataFrame, fmt: FeedFormat) -> DataFrame:
+    """The rejected lines: file, raw line, reason and lineage (the bronze/_rejected columns)."""
+    raw_columns = [F.col(f.name) for f in fmt.schema.fields]
+    # A line that parsed but has no flight date has no corrupt text: write the parsed values
+    # back as CSV (numbers may differ in form from the file, e.g. 2.0 for 2).
+    rebuilt = F.to_csv(
+        F.struct(*raw_columns),
+        {
+            "nullValue": fmt.null_value,
+            "timestampFormat": "yyyy-MM-dd'T'HH:mm:ssXXX",
+            "dateFormat": "yyyy-MM-dd",
+        },
+    )
+    return df.filter(is_malformed()).select(
+        F.col("_source_file").alias("source_file"),
+        F.coalesce(F.col(S.CORRUPT_COLUMN), rebuilt).alias("line"),
+        reject_reason(fmt).alias("reason"),
+        "_ingested_at",
+        "_batch_id",
+    )
+
+
+def with_batch_counts(df: DataFrame) -> DataFrame:
+    """Attach per-micro-batch counts (rows, rejected, files) to the query's progress reports."""
+    return df.observe(
+        "batch_counts",
+        F.count(F.lit(1)).alias("rows"),
+        F.coalesce(F.sum(is_malformed().cast("long")), F.lit(0)).alias("rejected"),
+        F.size(F.collect_set("_source_file")).alias("files"),
+    )
+
+
+# --- extract and load -------------------------------------------------------------------
+
+
+def read_feed(
+    spark: SparkSession, landing: str, fmt: FeedFormat, max_files: int, max_file_age: str
+) -> DataFrame:
+    """The landing folder as a stream of parsed lines, each with ``_source_file``."""
+    raw = (
+        spark.readStream.schema(S.with_corrupt_column(fmt.schema))
+        .option("header", True)
+        .option("nullValue", fmt.null_value)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", S.CORRUPT_COLUMN)
+        .option("multiLine", False)
+        .option("pathGlobFilter", "*.csv")
+        .option("maxFilesPerTrigger", max_files)
+        # Spark ignores files older than this relative to the newest one it has seen, and
+        # forgets the names of files older than that: a long age means a late file is never
+        # skipped and a rewritten file name is never read a second time.
+        .option("maxFileAge", max_file_age)
+        .csv(landing)
+    )
+    source_file = F.regexp_replace(F.col("_metadata.file_path"), r"^file:(//)?(?=/)", "")
+    return raw.select("*", source_file.alias("_source_file"))
+
+
+def bronze_rows(df: DataFrame, fmt: FeedFormat, batch_id: str) -> DataFrame:
+    """Parsed lines with flight date and lineage, malformed ones still in (and flagged)."""
+    return df.transform(with_flight_date, fmt).transform(with_lineage, fmt, batch_id)
