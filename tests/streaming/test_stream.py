@@ -85,8 +85,8 @@ def test_malformed_lines_are_rejected_with_reasons_and_a_second_run_adds_nothing
     # Every data line of the file is in bronze or rejected, once.
     assert from_bad.count() + rejected.count() == len(good_lines) + len(bad_lines)
 
-    record = json.loads(next((Path(cfg.paths.var) / "runs").glob("*-test-*.json")).read_text())
-    assert (record["rows_in"], record["rows_out"], record["rows_rejected"], record["status"]) == (
+    written = json.loads(next((Path(cfg.paths.var) / "runs").glob("*-test-*.json")).read_text())
+    assert (written["rows_in"], written["rows_out"], written["rows_rejected"], written["status"]) == (
         expected_day + 8,
         expected_day + 3,
         5,
