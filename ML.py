@@ -17,6 +17,7 @@ import sys
 from datetime import date
 
 from flightpipe.core import cli
+from flightpipe.ml.models import run_ml, stage_name
 
 
 def _day(text: str) -> date:
@@ -39,18 +40,13 @@ def main(argv: list[str] | None = None) -> int:
     if not args.score and (args.start or args.end):
         parser.error("--start and --end only apply with --score")
 
-    def body(cfg) -> int:
-        from flightpipe.core.session import build_session
-        from flightpipe.ml.models import run_stage
+    score_range = (args.start, args.end) if args.score else None
 
-        spark = build_session(cfg, "ml")
-        try:
-            run_stage(spark, cfg, (args.start, args.end) if args.score else None)
-        finally:
-            spark.stop()
+    def body(spark, cfg, record) -> int:
+        run_ml(spark, cfg, record, score_range)
         return 0
 
-    return cli.run("ml", args.config, body)
+    return cli.run_stage(stage_name(score_range), args.config, body, app="ml")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 
 from flightpipe.core import cli
-from flightpipe.core.session import build_session
 from flightpipe.silver.cleaning import clean
 
 
@@ -24,15 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    def body(cfg) -> int:
-        spark = build_session(cfg, "cleaning")
-        try:
-            clean(spark, cfg, full_refresh=args.full_refresh)
-        finally:
-            spark.stop()
+    def body(spark, cfg, record) -> int:
+        clean(spark, cfg, record, full_refresh=args.full_refresh)
         return 0
 
-    return cli.run("cleaning", args.config, body)
+    return cli.run_stage("cleaning", args.config, body)
 
 
 if __name__ == "__main__":

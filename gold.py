@@ -16,24 +16,14 @@ from __future__ import annotations
 import sys
 
 from flightpipe.core import cli
-from flightpipe.core.session import build_session
-from flightpipe.core.settings import Settings
-from flightpipe.gold import jdbc, marts
+from flightpipe.gold.jdbc import check_target
+from flightpipe.gold.marts import run_gold
 
 
 def main(argv: list[str] | None = None) -> int:
     args = cli.base_parser(__doc__.splitlines()[0]).parse_args(argv)
-
-    def body(cfg: Settings) -> int:
-        # Driver jar, server and login are checked before the JVM starts: a typo fails in a second.
-        jdbc.check_target(cfg)
-        spark = build_session(cfg, "gold")
-        try:
-            return marts.run(spark, cfg)
-        finally:
-            spark.stop()
-
-    return cli.run("gold", args.config, body)
+    # Driver jar, server and login are checked before the JVM starts: a typo fails in a second.
+    return cli.run_stage("gold", args.config, run_gold, before_session=check_target)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import DERBY_LOCKED
@@ -151,23 +151,35 @@ def run_stage(
     """
 
     def lifecycle(cfg: Settings) -> int:
-        from flightpipe.core import runlog
         from flightpipe.core.session import build_session
 
         if before_session is not None:
             before_session(cfg)
         spark = build_session(cfg, app or stage, hive=hive, defaults=session_defaults)
-        runs = runlog.runs_dir(cfg.paths.var)
-        database, warehouse = cfg.catalog.silver_database, cfg.paths.warehouse
         try:
-            with runlog.StageRun(runs, stage) as record:
-                if hive:
-                    runlog.sync_to_hive(spark, runs, database, warehouse)
-                code = body(spark, cfg, record)
-            if hive:
-                runlog.sync_to_hive(spark, runs, database, warehouse)
-            return int(code or 0)
+            return int(recorded(spark, cfg, stage, body, hive=hive) or 0)
         finally:
             spark.stop()
 
     return run(stage, config_path, lifecycle)
+
+
+def recorded(
+    spark: SparkSession, cfg: Settings, stage: str, body: Callable[..., Any], hive: bool = True
+) -> Any:
+    """``body(spark, cfg, record)`` inside the stage's run record; returns what the body returns.
+
+    With ``hive``, pending run records are copied into the silver database before the body
+    (so it sees the earlier stages of the run) and after it (its own record).
+    """
+    from flightpipe.core import runlog
+
+    runs = runlog.runs_dir(cfg.paths.var)
+    database, warehouse = cfg.catalog.silver_database, cfg.paths.warehouse
+    with runlog.StageRun(runs, stage) as record:
+        if hive:
+            runlog.sync_to_hive(spark, runs, database, warehouse)
+        out = body(spark, cfg, record)
+    if hive:
+        runlog.sync_to_hive(spark, runs, database, warehouse)
+    return out

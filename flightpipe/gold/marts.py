@@ -27,13 +27,12 @@ from pyspark.sql.types import StructType
 
 from flightpipe.core import runlog
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import Section
+from flightpipe.core.settings import Settings
 from flightpipe.gold import jdbc, report
 from flightpipe.gold.jdbc import Column, TableSpec
 
 log = logging.getLogger("flightpipe.marts")
 
-SILVER = "silver"
 RATE = "decimal(5,4)"
 MINUTES = "decimal(8,2)"
 DATETIME_FORMAT = "yyyy-MM-dd HH:mm:ss"
@@ -521,15 +520,14 @@ REQUIRED = {
 }
 
 
-def read_silver(spark: SparkSession, cfg: Section, database: str = SILVER) -> Silver:
+def read_silver(spark: SparkSession, database: str, metastore: str) -> Silver:
     """The silver tables, checked for existence and for the columns the marts use."""
     tables: dict[str, DataFrame] = {}
     for name, columns in REQUIRED.items():
         table = f"{database}.{name}"
         if not spark.catalog.tableExists(table):
             raise PipelineError(
-                f"silver table {table} does not exist in the metastore at {cfg.paths.metastore_db}; "
-                "run cleaning.py first."
+                f"silver table {table} does not exist in the metastore at {metastore}; run cleaning.py first."
             )
         df = spark.table(table)
         missing = [c for c in columns if c not in df.columns]
@@ -564,35 +562,33 @@ def read_silver(spark: SparkSession, cfg: Section, database: str = SILVER) -> Si
     )
 
 
-def run(spark: SparkSession, cfg: Section) -> int:
+def run_gold(spark: SparkSession, cfg: Settings, stage: runlog.StageRun) -> int:
     """The gold stage: silver -> marts -> MariaDB (atomic swap) -> reports/index.html."""
-    with runlog.StageRun(cfg, "gold") as stage:
-        jdbc.check_target(cfg)
-        runlog.sync_to_hive(spark, cfg)
-        silver = read_silver(spark, cfg)
-        silver.flights = silver.flights.select(*FACT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
-        built = [(spec, df.persist(StorageLevel.MEMORY_AND_DISK)) for spec, df in build_marts(silver)]
-        try:
-            # One job scans silver.flights once and materialises every mart.
-            stage.rows_in, *expected = jdbc.count_rows([silver.flights, *(df for _, df in built)])
-            log.info("silver.flights: %d flights", stage.rows_in)
-            counts = jdbc.load_tables(cfg, built, expected)
-            stage.rows_out = sum(counts.values())
-            stage.details = {"tables": counts, "model_metrics_found": silver.has_model_metrics}
-            log.info(
-                "loaded %d tables (%d rows) into %s at %s:%s",
-                len(counts),
-                stage.rows_out,
-                cfg.gold.database,
-                cfg.gold.host,
-                cfg.gold.port,
-            )
-            if not silver.has_model_metrics:
-                log.info("model_performance is empty: silver.model_metrics does not exist yet (run ML.py)")
-            path = report.write_report(cfg, {spec.name: df for spec, df in built}, silver.has_model_metrics)
-            log.info("report: %s", path)
-        finally:
-            for _, df in built:
-                df.unpersist()
-            silver.flights.unpersist()
+    jdbc.check_target(cfg)
+    silver = read_silver(spark, cfg.catalog.silver_database, cfg.paths.metastore_db)
+    silver.flights = silver.flights.select(*FACT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
+    built = [(spec, df.persist(StorageLevel.MEMORY_AND_DISK)) for spec, df in build_marts(silver)]
+    try:
+        # One job scans silver.flights once and materialises every mart.
+        stage.rows_in, *expected = jdbc.count_rows([silver.flights, *(df for _, df in built)])
+        log.info("silver.flights: %d flights", stage.rows_in)
+        counts = jdbc.load_tables(cfg, built, expected)
+        stage.rows_out = sum(counts.values())
+        stage.details = {"tables": counts, "model_metrics_found": silver.has_model_metrics}
+        log.info(
+            "loaded %d tables (%d rows) into %s at %s:%s",
+            len(counts),
+            stage.rows_out,
+            cfg.gold.database,
+            cfg.gold.host,
+            cfg.gold.port,
+        )
+        if not silver.has_model_metrics:
+            log.info("model_performance is empty: silver.model_metrics does not exist yet (run ML.py)")
+        path = report.write_report(cfg, {spec.name: df for spec, df in built}, silver.has_model_metrics)
+        log.info("report: %s", path)
+    finally:
+        for _, df in built:
+            df.unpersist()
+        silver.flights.unpersist()
     return 0

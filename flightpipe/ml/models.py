@@ -38,15 +38,13 @@ from flightpipe.core.catalog import ensure_database
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.frames import struct
 from flightpipe.core.session import temporary_conf
-from flightpipe.core.settings import Section
+from flightpipe.core.settings import Section, Settings
 from flightpipe.ml import features as ft
 
 log = logging.getLogger("flightpipe.models")
 
-FLIGHTS_TABLE = "silver.flights"
-WEATHER_TABLE = "silver.weather_hourly"
-METRICS_TABLE = "silver.model_metrics"
-PREDICTIONS_TABLE = "silver.delay_predictions"
+# Tables of the silver database (catalog.silver_database) the ML stage reads and writes.
+FLIGHTS, WEATHER, METRICS, PREDICTIONS = "flights", "weather_hourly", "model_metrics", "delay_predictions"
 MODEL_NAMES = ("logistic_regression", "gbt")
 LATEST_FILE = "latest.json"
 WEIGHT = "class_weight"
@@ -98,28 +96,25 @@ DELAY_PREDICTIONS = struct(
 # --- configuration --------------------------------------------------------------------------
 
 
-def _date(ml: Section, key: str, cfg: Section) -> date:
+def _date(ml: Section, key: str, cfg: Settings) -> date:
+    value = getattr(ml, key)
     try:
-        return date.fromisoformat(str(ml[key]))
+        return date.fromisoformat(str(value))
     except ValueError:
         raise PipelineError(
-            f"config key 'ml.{key}' in {cfg.config_file} must be a date YYYY-MM-DD, not {ml[key]!r}."
+            f"config key 'ml.{key}' in {cfg.config_file} must be a date YYYY-MM-DD, not {value!r}."
         ) from None
 
 
-def _numbers(values: list[str], key: str, cfg: Section, kind=float) -> list:
-    try:
-        out = [kind(v) for v in values]
-    except ValueError:
-        raise PipelineError(
-            f"config key '{key}' in {cfg.config_file} must list numbers, not {values!r}."
-        ) from None
+def _numbers(values: tuple[float, ...], key: str, cfg: Settings, kind=float) -> list:
+    # The settings already hold numbers (a typo fails at load time); a grid must not be empty.
+    out = [kind(v) for v in values]
     if not out:
         raise PipelineError(f"config key '{key}' in {cfg.config_file} must list at least one value.")
     return out
 
 
-def periods(cfg: Section) -> tuple[date, date, date, date]:
+def periods(cfg: Settings) -> tuple[date, date, date, date]:
     """(train_start, train_end, test_start, test_end), checked: test strictly after train."""
     ml = cfg.ml
     bounds = tuple(_date(ml, k, cfg) for k in ("train_start", "train_end", "test_start", "test_end"))
@@ -132,7 +127,7 @@ def periods(cfg: Section) -> tuple[date, date, date, date]:
     return bounds
 
 
-def model_names(cfg: Section) -> list[str]:
+def model_names(cfg: Settings) -> list[str]:
     """The models to train, as configured (at least one, each known)."""
     names = list(cfg.ml.models)
     unknown = [n for n in names if n not in MODEL_NAMES]
@@ -147,18 +142,19 @@ def model_names(cfg: Section) -> list[str]:
 # --- loading --------------------------------------------------------------------------------
 
 
-def load_silver(spark: SparkSession, cfg: Section) -> tuple[DataFrame, DataFrame]:
+def load_silver(spark: SparkSession, cfg: Settings) -> tuple[DataFrame, DataFrame]:
     """silver.flights and silver.weather_hourly, failing plainly when either is missing or empty."""
-    for table in (FLIGHTS_TABLE, WEATHER_TABLE):
+    db = cfg.catalog.silver_database
+    for table in (f"{db}.{FLIGHTS}", f"{db}.{WEATHER}"):
         if not spark.catalog.tableExists(table):
             raise PipelineError(
                 f"table {table} does not exist in the Hive metastore {cfg.paths.metastore_db}; "
                 "run cleaning.py first."
             )
-    flights = spark.table(FLIGHTS_TABLE)
+    flights = spark.table(f"{db}.{FLIGHTS}")
     if flights.isEmpty():
-        raise PipelineError(f"table {FLIGHTS_TABLE} is empty; run ingest.py and cleaning.py to fill it.")
-    return flights, spark.table(WEATHER_TABLE)
+        raise PipelineError(f"table {db}.{FLIGHTS} is empty; run ingest.py and cleaning.py to fill it.")
+    return flights, spark.table(f"{db}.{WEATHER}")
 
 
 def flights_between(flights: DataFrame, start: date, end: date) -> DataFrame:
@@ -232,7 +228,7 @@ def _feature_stages(one_hot: bool, numeric: list[str]) -> tuple[list, list[str]]
 
 
 def build_pipeline(
-    name: str, cfg: Section, numeric: list[str] | None = None, categories: int = 0
+    name: str, cfg: Settings, numeric: list[str] | None = None, categories: int = 0
 ) -> tuple[Pipeline, list]:
     """(pipeline, param grid) for one model name, over ``numeric`` features (default: all)."""
     ml = cfg.ml
@@ -276,7 +272,7 @@ def build_pipeline(
     return Pipeline(stages=stages), grid
 
 
-def tune_and_fit(name: str, train: DataFrame, cfg: Section) -> tuple[PipelineModel, dict[str, Any]]:
+def tune_and_fit(name: str, train: DataFrame, cfg: Settings) -> tuple[PipelineModel, dict[str, Any]]:
     """Pick parameters with TrainValidationSplit on (a sample of) the training rows, refit on all."""
     ml = cfg.ml
     pipeline, grid = build_pipeline(name, cfg, *model_inputs(train))
@@ -408,7 +404,7 @@ def promote(models_root: Path, name: str, version: str, metrics: dict) -> None:
     )
 
 
-def load_latest(cfg: Section) -> tuple[PipelineModel, dict[str, Any]]:
+def load_latest(cfg: Settings) -> tuple[PipelineModel, dict[str, Any]]:
     """The promoted model and its pointer record; a plain error when none was trained yet."""
     root = Path(cfg.paths.models)
     pointer = root / LATEST_FILE
@@ -423,18 +419,19 @@ def load_latest(cfg: Section) -> tuple[PipelineModel, dict[str, Any]]:
     return PipelineModel.load(str(path)), info
 
 
-def write_metrics(spark: SparkSession, cfg: Section, rows: list[dict[str, Any]]) -> None:
+def write_metrics(spark: SparkSession, cfg: Settings, rows: list[dict[str, Any]]) -> None:
     """Append this run's rows to silver.model_metrics (a version is never written twice)."""
-    ensure_database(spark, cfg, "silver")
+    db = cfg.catalog.silver_database
+    ensure_database(spark, db, cfg.paths.warehouse)
     names = MODEL_METRICS.fieldNames()
     df = spark.createDataFrame([tuple(r.get(n) for n in names) for r in rows], MODEL_METRICS)
-    if spark.catalog.tableExists(METRICS_TABLE):
-        done = spark.table(METRICS_TABLE).select("model_name", "model_version")
+    if spark.catalog.tableExists(f"{db}.{METRICS}"):
+        done = spark.table(f"{db}.{METRICS}").select("model_name", "model_version")
         df.join(done, ["model_name", "model_version"], "left_anti").select(*names).write.insertInto(
-            METRICS_TABLE
+            f"{db}.{METRICS}"
         )
     else:
-        df.write.format("parquet").saveAsTable(METRICS_TABLE)
+        df.write.format("parquet").saveAsTable(f"{db}.{METRICS}")
 
 
 # --- stages ---------------------------------------------------------------------------------
@@ -452,8 +449,9 @@ def split_counts(feats: DataFrame) -> dict[str, int]:
     return {k: int(row[k] or 0) for k in ("flights", "cancelled", "diverted", "labelled", "late")}
 
 
-def train(spark: SparkSession, cfg: Section, run: runlog.StageRun) -> dict[str, Any]:
+def train(spark: SparkSession, cfg: Settings, run: runlog.StageRun) -> dict[str, Any]:
     """Train every configured model on the train period, measure it on the test period, save, promote."""
+    db = cfg.catalog.silver_database
     train_start, train_end, test_start, test_end = periods(cfg)
     names = model_names(cfg)
     threshold = float(cfg.ml.threshold)
@@ -485,12 +483,12 @@ def train(spark: SparkSession, cfg: Section, run: runlog.StageRun) -> dict[str, 
     if counts_train["labelled"] == 0:
         raise PipelineError(
             f"no flight with a known arrival in the training period {train_start}..{train_end} of "
-            f"{FLIGHTS_TABLE}; fix ml.train_start/ml.train_end or load flights for those dates."
+            f"{db}.{FLIGHTS}; fix ml.train_start/ml.train_end or load flights for those dates."
         )
     if counts_test["labelled"] == 0:
         raise PipelineError(
             f"no flight with a known arrival in the test period {test_start}..{test_end} of "
-            f"{FLIGHTS_TABLE}; fix ml.test_start/ml.test_end or load flights for those dates."
+            f"{db}.{FLIGHTS}; fix ml.test_start/ml.test_end or load flights for those dates."
         )
     labelled = feats.where(F.col(ft.LABEL).isNotNull())
     neg_w, pos_w, neg, pos = class_weights(labelled.where(in_train))
@@ -588,16 +586,17 @@ def train(spark: SparkSession, cfg: Section, run: runlog.StageRun) -> dict[str, 
     return summary
 
 
-def _drop_stale_partitions(spark: SparkSession, start: date, end: date, kept: set[date]) -> None:
-    for row in spark.sql(f"SHOW PARTITIONS {PREDICTIONS_TABLE}").collect():
+def _drop_stale_partitions(spark: SparkSession, table: str, start: date, end: date, kept: set[date]) -> None:
+    for row in spark.sql(f"SHOW PARTITIONS {table}").collect():
         value = row[0].split("=", 1)[1]
         day = date.fromisoformat(value)
         if start <= day <= end and day not in kept:
-            spark.sql(f"ALTER TABLE {PREDICTIONS_TABLE} DROP IF EXISTS PARTITION (flight_date = '{value}')")
+            spark.sql(f"ALTER TABLE {table} DROP IF EXISTS PARTITION (flight_date = '{value}')")
 
 
-def score(spark: SparkSession, cfg: Section, start: date, end: date, run: runlog.StageRun) -> dict[str, Any]:
+def score(spark: SparkSession, cfg: Settings, start: date, end: date, run: runlog.StageRun) -> dict[str, Any]:
     """Score every flight scheduled from ``start`` to ``end`` into silver.delay_predictions (replacing that range)."""
+    db = cfg.catalog.silver_database
     if end < start:
         raise PipelineError(f"--start {start} is after --end {end}; give a range with start <= end.")
     model, info = load_latest(cfg)
@@ -623,16 +622,18 @@ def score(spark: SparkSession, cfg: Section, start: date, end: date, run: runlog
     n = staged.count()
     if n == 0:
         raise PipelineError(
-            f"{FLIGHTS_TABLE} has no flight scheduled from {start} to {end}; pick dates that cleaning.py has loaded."
+            f"{db}.{FLIGHTS} has no flight scheduled from {start} to {end}; pick dates that cleaning.py has loaded."
         )
-    ensure_database(spark, cfg, "silver")
-    if not spark.catalog.tableExists(PREDICTIONS_TABLE):
-        staged.limit(0).write.format("parquet").partitionBy("flight_date").saveAsTable(PREDICTIONS_TABLE)
+    ensure_database(spark, db, cfg.paths.warehouse)
+    if not spark.catalog.tableExists(f"{db}.{PREDICTIONS}"):
+        staged.limit(0).write.format("parquet").partitionBy("flight_date").saveAsTable(f"{db}.{PREDICTIONS}")
     # Only the days being scored are replaced; the rest of the table stays as it is.
     with temporary_conf(spark, "spark.sql.sources.partitionOverwriteMode", "dynamic"):
-        staged.select(*DELAY_PREDICTIONS.fieldNames()).write.mode("overwrite").insertInto(PREDICTIONS_TABLE)
+        staged.select(*DELAY_PREDICTIONS.fieldNames()).write.mode("overwrite").insertInto(
+            f"{db}.{PREDICTIONS}"
+        )
     days = {r[0] for r in staged.select("flight_date").distinct().collect()}
-    _drop_stale_partitions(spark, start, end, days)
+    _drop_stale_partitions(spark, f"{db}.{PREDICTIONS}", start, end, days)
     run.rows_in = n
     run.rows_out = n
     run.details = {
@@ -648,19 +649,20 @@ def score(spark: SparkSession, cfg: Section, start: date, end: date, run: runlog
         end,
         info["model_name"],
         info["model_version"],
-        PREDICTIONS_TABLE,
+        f"{db}.{PREDICTIONS}",
     )
     return {"rows": n, **run.details}
 
 
-def run_stage(
-    spark: SparkSession, cfg: Section, score_range: tuple[date, date] | None = None
+def stage_name(score_range: tuple[date, date] | None) -> str:
+    """The run-log name of the stage: ``ml`` for training, ``ml-score`` for scoring."""
+    return "ml" if score_range is None else "ml-score"
+
+
+def run_ml(
+    spark: SparkSession, cfg: Settings, record: runlog.StageRun, score_range: tuple[date, date] | None = None
 ) -> dict[str, Any]:
-    """ML.py's one call: train (default) or score a date range, recorded in the run log."""
-    try:
-        with runlog.StageRun(cfg, "ml" if score_range is None else "ml-score") as run:
-            if score_range is None:
-                return train(spark, cfg, run)
-            return score(spark, cfg, score_range[0], score_range[1], run)
-    finally:
-        runlog.sync_to_hive(spark, cfg)
+    """ML.py's one call: train (default) or score a date range, filling the run record."""
+    if score_range is None:
+        return train(spark, cfg, record)
+    return score(spark, cfg, score_range[0], score_range[1], record)

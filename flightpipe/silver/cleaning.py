@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,12 +42,13 @@ from flightpipe.contracts.silver import (
     SILVER_WEATHER_HOURLY,
 )
 from flightpipe.contracts.sources import BTS_STREAM, NYC_FLIGHTS
-from flightpipe.core import runlog
+from flightpipe.core import runlog, storage
 from flightpipe.core.catalog import ensure_database
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.frames import union_all
+from flightpipe.core.runlog import StageRun
 from flightpipe.core.session import temporary_conf
-from flightpipe.core.settings import Section
+from flightpipe.core.settings import Settings
 from flightpipe.silver import quality, weather
 from flightpipe.silver.times import with_utc_times
 
@@ -171,7 +173,7 @@ def file_identity(path: str) -> str:
         return local
 
 
-def flight_folders(cfg: Section) -> list[tuple[str, Path, str | None]]:
+def flight_folders(cfg: Settings) -> list[tuple[str, Path, str | None]]:
     """(table, folder, source format or None) of the bronze flight folders holding files."""
     bronze = Path(cfg.paths.bronze)
     candidates: list[tuple[str, Path, str | None]] = [(STREAM_TABLE, bronze / STREAM_TABLE, None)]
@@ -190,7 +192,7 @@ def _no_flights(bronze: Path) -> str:
 
 
 def read_flight_sources(
-    spark: SparkSession, cfg: Section, folders: list[tuple[str, Path, str | None]]
+    spark: SparkSession, cfg: Settings, folders: list[tuple[str, Path, str | None]]
 ) -> list[FlightSource]:
     """The bronze flight ``folders`` (from :func:`flight_folders`), read; an error when none holds a file."""
     found: list[FlightSource] = []
@@ -206,9 +208,9 @@ def read_flight_sources(
     return found
 
 
-def open_database(spark: SparkSession, cfg: Section, db: str) -> bool:
+def open_database(spark: SparkSession, db: str, warehouse: str) -> bool:
     """Create the database when missing; return whether ``<db>.flights`` exists."""
-    ensure_database(spark, cfg, db)
+    ensure_database(spark, db, warehouse)
     return spark.catalog.tableExists(f"{db}.flights")
 
 
@@ -443,30 +445,27 @@ def conform_airlines(df: DataFrame) -> DataFrame:
 
 
 # --- state -------------------------------------------------------------------------------
-def state_path(cfg: Section) -> Path:
-    return Path(cfg.paths.var) / "cleaning" / "state.json"
+def state_path(cfg: Settings) -> str:
+    return storage.join(cfg.paths.var, "cleaning", "state.json")
 
 
-def load_state(cfg: Section) -> dict[str, Any]:
-    path = state_path(cfg)
-    try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return state if state.get("version") == STATE_VERSION else {}
+def load_state(cfg: Settings) -> dict[str, Any]:
+    state = storage.read_json(state_path(cfg), default={})
+    return state if isinstance(state, dict) and state.get("version") == STATE_VERSION else {}
 
 
-def save_state(cfg: Section, state: dict[str, Any]) -> None:
-    path = state_path(cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(state, indent=1, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+def save_state(cfg: Settings, state: dict[str, Any]) -> None:
+    storage.write_json(state_path(cfg), state)
 
 
-def config_fingerprint(cfg: Section) -> str:
+def config_fingerprint(cfg: Settings) -> str:
     """Changes when a cleaning setting changes (the rules then apply to every month)."""
-    return hashlib.sha256(json.dumps(cfg.cleaning, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    c = cfg.cleaning
+    values = {
+        name: dict(v) if isinstance(v, Mapping) else list(v) if isinstance(v, tuple) else v
+        for name, v in ((n, getattr(c, n)) for n in type(c).model_fields)
+    }
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 Month = tuple[int, int]  # (year, month); (0, 0) = rows without a usable flight date
@@ -638,7 +637,7 @@ class CleaningResult:
         }
 
 
-def quality_settings(cfg: Section) -> quality.QualitySettings:
+def quality_settings(cfg: Settings) -> quality.QualitySettings:
     c = cfg.cleaning
     return quality.QualitySettings(
         source_start_date=c.source_start_date,
@@ -648,7 +647,9 @@ def quality_settings(cfg: Section) -> quality.QualitySettings:
     )
 
 
-def clean_flights(staged: DataFrame, airports: DataFrame, cfg: Section, actions: dict[str, str]) -> DataFrame:
+def clean_flights(
+    staged: DataFrame, airports: DataFrame, cfg: Settings, actions: dict[str, str]
+) -> DataFrame:
     """Staged bronze rows -> rows with UTC times, flags, ``rules_broken`` and ``outcome``."""
     # The streaming copy wins over a batch copy ingested at the same instant.
     table_priority = F.when(F.col("_bronze_table") == STREAM_TABLE, F.lit(0)).otherwise(F.lit(1))
@@ -706,7 +707,7 @@ def summarize(checked: DataFrame) -> Summary:
     return Summary(per_month, rules, file_months)
 
 
-def build_weather(spark: SparkSession, cfg: Section) -> DataFrame | None:
+def build_weather(spark: SparkSession, cfg: Settings) -> DataFrame | None:
     """Silver weather from every bronze weather slot (None when bronze has no weather)."""
     bronze = Path(cfg.paths.bronze) / "weather"
     frames = []
@@ -724,11 +725,11 @@ def build_weather(spark: SparkSession, cfg: Section) -> DataFrame | None:
     return conformed
 
 
-def weather_files(cfg: Section) -> list[str]:
+def weather_files(cfg: Settings) -> list[str]:
     return _slot_files(Path(cfg.paths.bronze) / "weather")
 
 
-def reference_files(cfg: Section) -> list[str]:
+def reference_files(cfg: Settings) -> list[str]:
     bronze = Path(cfg.paths.bronze)
     return _slot_files(bronze / "airports") + _slot_files(bronze / "airlines")
 
@@ -739,7 +740,7 @@ def _slot_files(folder: Path) -> list[str]:
     return sorted(file_identity(str(p)) for p in folder.rglob("*.parquet") if "/." not in str(p))
 
 
-def build_airports(spark: SparkSession, cfg: Section) -> tuple[DataFrame, int]:
+def build_airports(spark: SparkSession, cfg: Settings) -> tuple[DataFrame, int]:
     """Silver airports and their count.
 
     About 10,000 rows: merged on the driver, because a Spark plan for it (deduplication and
@@ -752,7 +753,7 @@ def build_airports(spark: SparkSession, cfg: Section) -> tuple[DataFrame, int]:
     return local_frame(spark, rows, SILVER_AIRPORTS), len(rows)
 
 
-def build_airlines(spark: SparkSession, cfg: Section) -> DataFrame | None:
+def build_airlines(spark: SparkSession, cfg: Settings) -> DataFrame | None:
     nyc = read_optional(spark, Path(cfg.paths.bronze) / "airlines" / f"source_format={NYC}")
     return None if nyc is None else conform_airlines(nyc)
 
@@ -770,13 +771,11 @@ def cleaning_partitions(sources: list[FlightSource], minimum: int) -> int:
     return max(minimum, math.ceil(size / BRONZE_BYTES_PER_PARTITION))
 
 
-def run_cleaning(
-    spark: SparkSession, cfg: Section, full_refresh: bool = False, database: str = "silver"
-) -> CleaningResult:
+def run_cleaning(spark: SparkSession, cfg: Settings, full_refresh: bool = False) -> CleaningResult:
     """Bronze -> silver for the changed months (everything with ``full_refresh``)."""
     actions = quality.resolve_actions(dict(cfg.cleaning.rule_actions), cfg.config_file)
     folders = flight_folders(cfg)  # fails first when there is no flight input
-    db = database
+    db = cfg.catalog.silver_database
     state = load_state(cfg)
     ref_files, wx_files = reference_files(cfg), weather_files(cfg)
     fingerprint = config_fingerprint(cfg)
@@ -793,7 +792,7 @@ def run_cleaning(
     # done in a thread while the bronze files are read (and the airports merged, when the
     # run is a rebuild whatever the metastore holds).
     with ThreadPoolExecutor(max_workers=1) as pool:
-        opened = pool.submit(open_database, spark, cfg, db)
+        opened = pool.submit(open_database, spark, db, cfg.paths.warehouse)
         sources = read_flight_sources(spark, cfg, folders)
         built = build_airports(spark, cfg) if reasons else None
         tables_exist = opened.result()
@@ -873,7 +872,7 @@ def check_flights(
     sources: list[FlightSource],
     months: set[Month] | None,
     airports: DataFrame,
-    cfg: Section,
+    cfg: Settings,
     actions: dict[str, str],
 ) -> tuple[DataFrame, Summary]:
     """The checked rows of ``months`` (all when None), persisted, and their summary.
@@ -1011,21 +1010,17 @@ def log_summary(result: CleaningResult, db: str) -> None:
         log.info("%s.%s: %d rows", db, name, count)
 
 
-def clean(
-    spark: SparkSession, cfg: Section, full_refresh: bool = False, database: str = "silver"
-) -> CleaningResult:
-    """The stage: run the cleaning inside a run-log record, print the summary, sync the run log."""
-    with runlog.StageRun(cfg, "cleaning") as run:
-        result = run_cleaning(spark, cfg, full_refresh=full_refresh, database=database)
-        run.rows_in = result.bronze_rows
-        run.rows_out = result.silver_rows
-        run.rows_rejected = result.quarantined
-        run.details = result.details()
-        log_summary(result, database)
-        if result.mode != "unchanged" and not result.balanced:
-            raise PipelineError(
-                f"cleaning lost rows: bronze {result.bronze_rows} != silver {result.silver_rows} + "
-                f"quarantined {result.quarantined} + duplicates {result.duplicates}; see {cfg.paths.logs}."
-            )
-    runlog.sync_to_hive(spark, cfg, database)
+def clean(spark: SparkSession, cfg: Settings, record: StageRun, full_refresh: bool = False) -> CleaningResult:
+    """The cleaning stage: bronze -> silver, the summary, the counts in the run record."""
+    result = run_cleaning(spark, cfg, full_refresh=full_refresh)
+    record.rows_in = result.bronze_rows
+    record.rows_out = result.silver_rows
+    record.rows_rejected = result.quarantined
+    record.details = result.details()
+    log_summary(result, cfg.catalog.silver_database)
+    if result.mode != "unchanged" and not result.balanced:
+        raise PipelineError(
+            f"cleaning lost rows: bronze {result.bronze_rows} != silver {result.silver_rows} + "
+            f"quarantined {result.quarantined} + duplicates {result.duplicates}; see {cfg.paths.logs}."
+        )
     return result

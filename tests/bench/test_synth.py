@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 
 from flightpipe.bronze.ingest import run_ingest
 from flightpipe.contracts import sources as S
+from flightpipe.core.cli import recorded
 from flightpipe.silver.cleaning import clean
 
 YEAR = 2023
@@ -144,7 +145,7 @@ def test_shape_is_realistic(spark, synth):
     df.unpersist()
 
 
-def test_ingest_and_cleaning_accept_the_output(spark, synth, make_config, tmp_path, database):
+def test_ingest_and_cleaning_accept_the_output(spark, synth, make_config, tmp_path, database, record):
     out = tmp_path / "synthetic"
     synth.generate(spark, 3_000, out, seed=5, year=YEAR, weather_days=2)
     cfg, _ = make_config(
@@ -157,13 +158,13 @@ def test_ingest_and_cleaning_accept_the_output(spark, synth, make_config, tmp_pa
             }
         }
     )
-    results = {(r.table, r.fmt): r for r in run_ingest(spark, cfg)}
+    results = {(r.table, r.fmt): r for r in run_ingest(spark, cfg, record)}
     flights = results[("flights_batch", "bts")]
     assert (flights.files, flights.rows, flights.rejected) == (12, 3_000, 0)
     weather = results[("weather", "openmeteo")]
     assert (weather.rows, weather.rejected) == (len(synth.load_airports()) * 48, 0)
 
-    result = clean(spark, cfg, database=database)
+    result = recorded(spark, cfg, "cleaning", clean)
     assert result.bronze_rows == 3_000
     assert result.duplicates == 0
     assert result.balanced

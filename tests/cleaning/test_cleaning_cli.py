@@ -63,4 +63,4 @@ def test_derby_lock_held_by_another_process(spark, make_config, tmp_path):
         "(embedded Derby admits one at a time); wait for it to finish or switch metastore.mode to 'external'."
     ], done.stderr
     assert "Traceback" not in done.stderr
-    assert not (Path(cfg.paths.warehouse) / "silver.db" / "flights").exists()
+    assert not (Path(cfg.paths.warehouse) / f"{cfg.catalog.silver_database}.db" / "flights").exists()

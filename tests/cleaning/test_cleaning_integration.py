@@ -17,6 +17,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from flightpipe.core.cli import recorded
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import temporary_conf
 from flightpipe.core.settings import load_config
@@ -53,8 +54,14 @@ def bad_rows(template: tuple) -> list[tuple]:
     ]
 
 
-def make_root(tmp: Path, overrides: dict | None = None):
-    return load_config(write_config(tmp, {**RANGE, **(overrides or {})}), environ={})
+def make_root(tmp: Path, overrides: dict | None = None, database: str = "silver"):
+    catalog = {"catalog": {"silver_database": database}}
+    return load_config(write_config(tmp, {**RANGE, **catalog, **(overrides or {})}), environ={})
+
+
+def run_clean(spark, cfg, full_refresh: bool = False):
+    """The cleaning stage inside its run record, as cleaning.py runs it."""
+    return recorded(spark, cfg, "cleaning", lambda s, c, r: clean(s, c, r, full_refresh=full_refresh))
 
 
 def warehouse_files(cfg, db: str, table: str) -> dict[str, float]:
@@ -65,8 +72,8 @@ def warehouse_files(cfg, db: str, table: str) -> dict[str, float]:
 @pytest.fixture(scope="module")
 def world(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("cleaning-it")
-    cfg = make_root(root)
     db = f"silver_{uuid.uuid4().hex[:8]}"
+    cfg = make_root(root, database=db)
     bronze = Path(cfg.paths.bronze)
     rows = bf.flight_rows(DAYS)
     march = next(r for r in rows if (r[1], r[2]) == (3, 10) and r[3] is not None and r[8] is not None)
@@ -79,7 +86,7 @@ def world(spark, tmp_path_factory):
     bf.write_stream(
         spark, bronze, [r for r in rows if (r[1], r[2]) == (1, 1)], STREAM_AT, root / "work", "s1"
     )
-    first = clean(spark, cfg, database=db)
+    first = run_clean(spark, cfg)
     yield {"cfg": cfg, "db": db, "root": root, "rows": rows, "first": first}
     spark.sql(f"DROP DATABASE IF EXISTS {db} CASCADE")
 
@@ -197,14 +204,14 @@ def test_rerun_incremental_full_refresh(spark, world):
     files = warehouse_files(cfg, db, "flights")
 
     # Unchanged bronze: nothing is read or written.
-    again = clean(spark, cfg, database=db)
+    again = run_clean(spark, cfg)
     assert again.mode == "unchanged"
     assert warehouse_files(cfg, db, "flights") == files
 
     # The stream brings 2013-03-10 again: only March is rebuilt.
     march = [r for r in world["rows"] if (r[1], r[2]) == (3, 10)]
     bf.write_stream(spark, Path(cfg.paths.bronze), march, LATER_AT, root / "work", "s2")
-    inc = clean(spark, cfg, database=db)
+    inc = run_clean(spark, cfg)
     assert inc.mode == "incremental" and inc.months == [(2013, 3)]
     assert (inc.bronze_rows, inc.silver_rows, inc.quarantined, inc.duplicates) == (1819, 908, 3, 908)
     after = warehouse_files(cfg, db, "flights")
@@ -216,7 +223,7 @@ def test_rerun_incremental_full_refresh(spark, world):
     assert spark.table(f"{db}.flights_rejected").count() == 5
 
     # A full refresh gives the same tables.
-    full = clean(spark, cfg, full_refresh=True, database=db)
+    full = run_clean(spark, cfg, full_refresh=True)
     assert full.mode == "full" and full.balanced
     assert (full.bronze_rows, full.silver_rows, full.quarantined, full.duplicates) == (4407, 2652, 5, 1750)
     rebuilt = spark.table(f"{db}.flights")
@@ -234,25 +241,28 @@ def test_fail_rule_leaves_silver_unchanged(spark, world, tmp_path):
     cfg, db = world["cfg"], world["db"]
     files = warehouse_files(cfg, db, "flights")
     rejected = warehouse_files(cfg, db, "flights_rejected")
-    state = state_path(cfg).read_text()
+    state = Path(state_path(cfg)).read_text()
     strict = make_root(
         Path(cfg.project.root),
         {"cleaning": {**RANGE["cleaning"], "rule_actions": {"known_airports": "fail"}}},
+        database=db,
     )
     with pytest.raises(
         PipelineError, match=r"quality rule 'known_airports' \(action fail\) is broken by 1 rows"
     ):
-        clean(spark, strict, database=db)
+        run_clean(spark, strict)
     assert warehouse_files(cfg, db, "flights") == files
     assert warehouse_files(cfg, db, "flights_rejected") == rejected
-    assert state_path(cfg).read_text() == state
-    write_config(Path(cfg.project.root), RANGE)  # back to the module's config
+    assert Path(state_path(cfg)).read_text() == state
+    write_config(
+        Path(cfg.project.root), {**RANGE, "catalog": {"silver_database": db}}
+    )  # back to the module's config
 
 
 def test_missing_bronze(spark, database, make_config):
     cfg, _ = make_config(RANGE)
     with pytest.raises(PipelineError, match=r"no bronze flights found in .*bronze/flights nor"):
-        clean(spark, cfg, database=database)
+        run_clean(spark, cfg)
     assert not spark.catalog.databaseExists(database)
 
 

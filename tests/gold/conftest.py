@@ -171,7 +171,7 @@ def gold_cfg(mariadb_server, tmp_path):
 def silver(spark, gold_cfg):
     """The fixture silver tables in the shared metastore (model_metrics included); dropped after."""
     cfg, _ = gold_cfg
-    ensure_database(spark, cfg, "silver")
+    ensure_database(spark, "silver", cfg.paths.warehouse)
     write_silver(spark)
     yield cfg
     drop_silver(spark)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from flightpipe.core.cli import recorded
 from flightpipe.core.errors import PipelineError
 from flightpipe.gold import marts
 from tests.gold.conftest import drop_silver, free_port, gold_config, one_sentence, run_gold, tables
@@ -50,7 +51,7 @@ def test_missing_silver_table_fails_before_touching_gold(spark, gold_cfg):
     cfg, _ = gold_cfg
     drop_silver(spark)
     with pytest.raises(PipelineError) as failure:
-        marts.run(spark, cfg)
+        recorded(spark, cfg, "gold", marts.run_gold)
     assert str(failure.value) == (
         f"silver table silver.flights does not exist in the metastore at {cfg.paths.metastore_db}; "
         "run cleaning.py first."

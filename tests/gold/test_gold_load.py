@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from flightpipe.core.cli import recorded
 from flightpipe.gold import marts, report
 from tests.gold import gold_data
 from tests.gold.conftest import drop_silver, empty_gold_database, gold_config, query, tables, write_silver
@@ -33,9 +34,9 @@ def first_run(spark, mariadb_server, tmp_path_factory):
     cfg, _ = gold_config(mariadb_server, tmp_path_factory.mktemp("gold-run"))
     from flightpipe.core.catalog import ensure_database
 
-    ensure_database(spark, cfg, "silver")
+    ensure_database(spark, "silver", cfg.paths.warehouse)
     write_silver(spark)
-    assert marts.run(spark, cfg) == 0
+    assert recorded(spark, cfg, "gold", marts.run_gold) == 0
     yield cfg, snapshot(cfg), create_tables(cfg)
     drop_silver(spark)
 
@@ -128,7 +129,7 @@ def test_report_is_written_self_contained_and_names_every_chart(first_run):
 
 def test_second_run_leaves_identical_tables(first_run, spark):
     cfg, before, ddl_before = first_run
-    assert marts.run(spark, cfg) == 0
+    assert recorded(spark, cfg, "gold", marts.run_gold) == 0
     after = snapshot(cfg)
     for name in ORDER_BY:
         if name != "pipeline_runs":

@@ -7,6 +7,9 @@ from datetime import date
 import pytest
 from ml_silver_fixture import SMALL_ML, build_silver, write_silver
 
+from flightpipe.core.cli import recorded
+from flightpipe.ml.models import run_ml, stage_name
+
 ML_TABLES = (
     "silver.flights",
     "silver.weather_hourly",
@@ -14,6 +17,23 @@ ML_TABLES = (
     "silver.delay_predictions",
     "silver.pipeline_runs",
 )
+
+
+@pytest.fixture()
+def database() -> str:
+    """The ML tests read and write ``silver`` of the test session's own metastore; clean_silver
+    drops its tables before and after each test."""
+    return "silver"
+
+
+@pytest.fixture()
+def ml_stage(spark):
+    """ML.py's work in its run record: ``ml_stage(cfg)`` trains, ``ml_stage(cfg, (start, end))`` scores."""
+
+    def run(cfg, score_range=None):
+        return recorded(spark, cfg, stage_name(score_range), lambda s, c, r: run_ml(s, c, r, score_range))
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -160,7 +160,7 @@ def build_silver(
 
 def write_silver(spark: SparkSession, cfg: Section, flights: DataFrame, weather: DataFrame | None) -> None:
     """(Re)write silver.flights (partitioned by year, month) and silver.weather_hourly."""
-    ensure_database(spark, cfg, "silver")
+    ensure_database(spark, cfg.catalog.silver_database, cfg.paths.warehouse)
     flights.write.mode("overwrite").format("parquet").partitionBy("year", "month").saveAsTable(
         "silver.flights"
     )

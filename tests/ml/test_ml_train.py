@@ -21,9 +21,11 @@ from flightpipe.ml import models
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_train_writes_metrics_models_and_latest_then_scores_idempotently(spark, silver_days, nyc_days):
+def test_train_writes_metrics_models_and_latest_then_scores_idempotently(
+    spark, silver_days, nyc_days, ml_stage
+):
     cfg = silver_days
-    summary = models.run_stage(spark, cfg)
+    summary = ml_stage(cfg)
 
     flights = nyc_days[0]
     train = flights.where(F.col("flight_date") <= date(2013, 1, 2))
@@ -58,7 +60,7 @@ def test_train_writes_metrics_models_and_latest_then_scores_idempotently(spark, 
     assert [(r["status"], r["rows_out"]) for r in runs] == [("ok", 2)]
 
     # Scoring: every flight scheduled in the range once, with the promoted version.
-    models.run_stage(spark, cfg, (date(2013, 1, 2), date(2013, 1, 3)))
+    ml_stage(cfg, (date(2013, 1, 2), date(2013, 1, 3)))
     expected = flights.where(F.col("flight_date").between(date(2013, 1, 2), date(2013, 1, 3))).count()
     preds = spark.table("silver.delay_predictions")
     assert preds.count() == expected
@@ -69,7 +71,7 @@ def test_train_writes_metrics_models_and_latest_then_scores_idempotently(spark, 
     first = preds.select(*key, "probability").localCheckpoint()
 
     # Re-scoring an overlapping range replaces those days and keeps the others, never doubles.
-    models.run_stage(spark, cfg, (date(2013, 1, 3), date(2013, 1, 3)))
+    ml_stage(cfg, (date(2013, 1, 3), date(2013, 1, 3)))
     again = spark.table("silver.delay_predictions")
     assert again.count() == expected
     assert_df_equality(
@@ -126,63 +128,63 @@ def test_logistic_coefficients_name_one_hot_levels(spark, ml_cfg, nyc_days):
 # --- failures ------------------------------------------------------------------------------------
 
 
-def test_missing_silver_is_one_sentence(spark, ml_cfg, clean_silver):
+def test_missing_silver_is_one_sentence(spark, ml_cfg, clean_silver, ml_stage):
     with pytest.raises(
         PipelineError, match=r"^table silver\.flights does not exist .* run cleaning\.py first\.$"
     ):
-        models.run_stage(spark, ml_cfg)
+        ml_stage(ml_cfg)
     record = spark.table("silver.pipeline_runs").where("stage = 'ml'").first()
     assert record["status"] == "failed" and "does not exist" in record["error"]
 
 
-def test_empty_silver_flights(spark, ml_cfg, nyc_days, clean_silver):
+def test_empty_silver_flights(spark, ml_cfg, nyc_days, clean_silver, ml_stage):
     write_silver(spark, ml_cfg, nyc_days[0].limit(0), nyc_days[1])
     with pytest.raises(
         PipelineError, match=r"^table silver\.flights is empty; run ingest\.py and cleaning\.py"
     ):
-        models.run_stage(spark, ml_cfg)
+        ml_stage(ml_cfg)
 
 
-def test_training_period_without_rows(spark, make_config, nyc_days, clean_silver):
+def test_training_period_without_rows(spark, make_config, nyc_days, clean_silver, ml_stage):
     cfg, _ = make_config({"ml": {**SMALL_ML["ml"], "train_start": "2012-06-01", "train_end": "2012-06-30"}})
     write_silver(spark, cfg, *nyc_days)
     with pytest.raises(
         PipelineError, match=r"^no flight with a known arrival in the training period 2012-06-01"
     ):
-        models.run_stage(spark, cfg)
+        ml_stage(cfg)
     assert not (Path(cfg.paths.models) / "latest.json").exists()
     assert not spark.catalog.tableExists("silver.model_metrics")
 
 
-def test_one_class_only(spark, ml_cfg, nyc_days, clean_silver):
+def test_one_class_only(spark, ml_cfg, nyc_days, clean_silver, ml_stage):
     flights, weather = nyc_days
     on_time = flights.where("is_delayed_15 = false OR is_delayed_15 IS NULL")
     write_silver(spark, ml_cfg, on_time, weather)
     with pytest.raises(
         PipelineError, match=r"^every one of the \d+ training flights is on time, so no model"
     ):
-        models.run_stage(spark, ml_cfg)
+        ml_stage(ml_cfg)
 
 
-def test_test_period_with_one_class_only(spark, ml_cfg, nyc_days, clean_silver):
+def test_test_period_with_one_class_only(spark, ml_cfg, nyc_days, clean_silver, ml_stage):
     flights, weather = nyc_days
     late_on_jan3 = (F.col("flight_date") == date(2013, 1, 3)) & F.col("is_delayed_15")
     write_silver(spark, ml_cfg, flights.where(~F.coalesce(late_on_jan3, F.lit(False))), weather)
     with pytest.raises(
         PipelineError, match=r"^the test period 2013-01-03\.\.2013-01-03 holds only on-time flights"
     ):
-        models.run_stage(spark, ml_cfg)
+        ml_stage(ml_cfg)
 
 
-def test_scoring_without_a_trained_model(spark, silver_days):
+def test_scoring_without_a_trained_model(spark, silver_days, ml_stage):
     with pytest.raises(PipelineError, match=r"^no trained model in .*; run ML\.py without --score first\.$"):
-        models.run_stage(spark, silver_days, (date(2013, 1, 3), date(2013, 1, 3)))
+        ml_stage(silver_days, (date(2013, 1, 3), date(2013, 1, 3)))
 
 
-def test_bad_periods_in_config(spark, make_config, clean_silver):
+def test_bad_periods_in_config(spark, make_config, clean_silver, ml_stage):
     cfg, _ = make_config({"ml": {**SMALL_ML["ml"], "test_start": "2013-01-02"}})
     with pytest.raises(PipelineError, match=r"train_start <= train_end < test_start <= test_end"):
-        models.run_stage(spark, cfg)
+        ml_stage(cfg)
 
 
 def test_cli_exits_non_zero_with_one_line(make_config):
