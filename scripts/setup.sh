@@ -63,7 +63,7 @@ sed "s#\${sys:pipeline.log.dir:-var/log}#\${sys:pipeline.log.dir:-$PWD/var/log}#
 
 # spark-submit starts the driver JVM before the session reads spark.jars; put the JDBC
 # driver on its class path through the venv Spark's defaults, and let HotSpot compile the
-# large methods Spark generates (see JIT_OPTION in flightpipe/session.py).
+# large methods Spark generates (see JIT_OPTION in flightpipe/core/session.py).
 {
     printf 'spark.driver.extraClassPath %s\n' "$PWD/jars/mariadb-java-client.jar"
     printf 'spark.driver.extraJavaOptions %s\n' "-XX:-DontCompileHugeMethods"

@@ -184,7 +184,7 @@ def test_case_config_is_rooted_in_the_bench_folder(bench, tmp_path):
     cfg = load_config(path)
     assert cfg.project.root == str(root)
     assert cfg.paths.bronze == str(root / "bronze")
-    assert cfg.ingest.bts_files == ["/data/*.csv"]
+    assert cfg.ingest.bts_files == ("/data/*.csv",)
     assert cfg.spark.extra_conf["spark.eventLog.enabled"] == "true"
     assert Path(cfg.spark.extra_conf["spark.eventLog.dir"]).is_dir()
     assert Path(cfg.spark.log4j_config).is_file(), "shared files stay in the project"
