@@ -5,9 +5,9 @@
 #
 # - one run at a time: a second run while one holds <paths.var>/nightly.lock exits at once (75);
 # - the whole output goes to var/log/nightly/<UTC time>.log, kept NIGHTLY_LOG_DAYS days (14);
-# - new BTS/Open-Meteo files are landed, new landing files streamed, silver refreshed, the
-#   latest model scores the last NIGHTLY_SCORE_DAYS days (7), gold reloaded; the model is
-#   retrained only with NIGHTLY_TRAIN=1;
+# - the stage graph's steps in order (pipeline.py --nightly, no replay feed): new BTS/Open-Meteo
+#   files are landed, new landing files streamed, silver refreshed, the latest model scores the
+#   last NIGHTLY_SCORE_DAYS days (7), gold reloaded; the model is retrained only with NIGHTLY_TRAIN=1;
 # - the exit code is non-zero when a stage fails.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,10 +23,10 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     [ "${args[$i]}" = "--config" ] && CONFIG="${args[$((i + 1))]:-$CONFIG}"
 done
 # The lock and the logs live in the config's var folder (paths.var).
+# From $ROOT, the project's package is importable even before its editable install.
 if ! VAR=$("$ROOT/.venv/bin/python" -c 'import sys
-sys.path.insert(0, sys.argv[1])
 from flightpipe.core.settings import load_config
-print(load_config(sys.argv[2]).paths.var)' "$ROOT" "$CONFIG" 2>&1); then
+print(load_config(sys.argv[1]).paths.var)' "$CONFIG" 2>&1); then
     echo "nightly: ${VAR##*PipelineError: }" >&2
     exit 1
 fi
@@ -44,12 +44,12 @@ fi
 LOG="$LOG_DIR/$(date -u +%Y%m%dT%H%M%SZ).log"
 find "$LOG_DIR" -name '*.log' -type f -mtime +"$KEEP_DAYS" -delete 2>/dev/null || true
 
-skip=(replay)
-[ "${NIGHTLY_TRAIN:-0}" = "1" ] || skip+=(ml-train)
+train=()
+[ "${NIGHTLY_TRAIN:-0}" = "1" ] || train=(--no-train)
 end=$(date -u +%Y-%m-%d)
 start=$(date -u -d "$end - $SCORE_DAYS days" +%Y-%m-%d)
 
-"$ROOT/.venv/bin/python" "$ROOT/scripts/pipeline.py" --config "$CONFIG" --skip "${skip[@]}" \
+"$ROOT/.venv/bin/python" -m flightpipe.tools.pipeline --config "$CONFIG" --nightly "${train[@]}" \
     --score-start "${NIGHTLY_SCORE_START:-$start}" --score-end "${NIGHTLY_SCORE_END:-$end}" "$@" >"$LOG" 2>&1
 code=$?
 if [ $code -ne 0 ]; then

@@ -1,0 +1,1 @@
+"""Command-line tools around the pipeline: the whole run, the replay feed, synthetic data, the bench."""
