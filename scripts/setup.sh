@@ -41,6 +41,11 @@ if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$want" ]; then
     .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
     echo "$want" > .venv/.requirements.sha256
 fi
+# The package itself, editable: scripts and tools import flightpipe from any directory.
+if ! (cd / && "$OLDPWD/.venv/bin/python" -c 'import flightpipe' 2>/dev/null); then
+    say "installing the flightpipe package into .venv (editable)"
+    .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps -e .
+fi
 
 # install_conf NAME [MESSAGE]: standard input becomes the venv Spark's conf/NAME, rewritten
 # only when it changed (spark-submit reads these files before any of our code runs).
