@@ -170,16 +170,25 @@ def recorded(
     """``body(spark, cfg, record)`` inside the stage's run record; returns what the body returns.
 
     With ``hive``, pending run records are copied into the silver database before the body
-    (so it sees the earlier stages of the run) and after it (its own record).
+    (so it sees the earlier stages of the run) and after it (its own record, failed or not).
     """
     from flightpipe.core import runlog
 
     runs = runlog.runs_dir(cfg.paths.var)
     database, warehouse = cfg.catalog.silver_database, cfg.paths.warehouse
-    with runlog.StageRun(runs, stage) as record:
+    try:
+        with runlog.StageRun(runs, stage) as record:
+            if hive:
+                runlog.sync_to_hive(spark, runs, database, warehouse)
+            out = body(spark, cfg, record)
+    except BaseException:
         if hive:
-            runlog.sync_to_hive(spark, runs, database, warehouse)
-        out = body(spark, cfg, record)
+            # The failed run is recorded too; a sync that fails now must not hide the first error.
+            try:
+                runlog.sync_to_hive(spark, runs, database, warehouse)
+            except Exception:
+                log.warning("could not copy the run records into %s.pipeline_runs", database, exc_info=True)
+        raise
     if hive:
         runlog.sync_to_hive(spark, runs, database, warehouse)
     return out

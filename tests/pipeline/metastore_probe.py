@@ -13,7 +13,7 @@ from flightpipe.core.settings import load_config
 def main(config: str, table: str, hold_seconds: float) -> None:
     cfg = load_config(config)
     spark = build_session(cfg, f"probe-{table}")
-    ensure_database(spark, cfg, "silver")
+    ensure_database(spark, "silver", cfg.paths.warehouse)
     spark.range(3).write.mode("overwrite").format("parquet").saveAsTable(f"silver.{table}")
     time.sleep(hold_seconds)
     names = sorted(r.tableName for r in spark.sql("SHOW TABLES IN silver").collect())
