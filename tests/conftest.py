@@ -3,54 +3,21 @@ per-test project roots with their own config."""
 
 from __future__ import annotations
 
-import copy
 import os
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
-import yaml
 
+from flightpipe.core import net
 from flightpipe.core.settings import Settings, load_config
-
-REPO = Path(__file__).resolve().parent.parent
-BASE_CONFIG = REPO / "conf" / "pipeline.yaml"
-PYTHON = sys.executable
+from tests.support.project import merge, write_config
 
 
-def _merge(base: dict, overrides: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def write_config(root: Path, overrides: dict | None = None) -> Path:
-    """Write ``root/conf/pipeline.yaml``: the project's config rooted at ``root``."""
-    raw = yaml.safe_load(BASE_CONFIG.read_text())
-    raw = _merge(
-        raw,
-        {
-            "project": {"root": str(root)},
-            "spark": {
-                "master": "local[2]",
-                "shuffle_partitions": 2,
-                "driver_memory": "2g",
-                "log4j_config": str(REPO / "conf" / "log4j2.properties"),
-                "jars": [str(REPO / "jars" / "mariadb-java-client.jar")],
-                "extra_conf": {"spark.ui.enabled": "false"},
-            },
-        },
-    )
-    raw = _merge(raw, overrides or {})
-    path = root / "conf" / "pipeline.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(raw, sort_keys=False))
-    return path
+@pytest.fixture()
+def free_port() -> int:
+    """A loopback TCP port nothing listens on."""
+    return net.free_port()
 
 
 @pytest.fixture()
@@ -67,7 +34,7 @@ def make_config(tmp_path: Path, database: str):
     """
 
     def factory(overrides: dict | None = None, root: Path | None = None) -> tuple[Settings, Path]:
-        overrides = _merge({"catalog": {"silver_database": database}}, overrides or {})
+        overrides = merge({"catalog": {"silver_database": database}}, overrides or {})
         path = write_config(root or tmp_path, overrides)
         return load_config(path, environ={k: v for k, v in os.environ.items() if k != "PIPELINE_ROOT"}), path
 

@@ -10,7 +10,7 @@ import yaml
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import off_heap_conf
 from flightpipe.core.settings import interpolate, load_config, read_dotenv
-from tests.conftest import BASE_CONFIG
+from tests.support.project import BASE_CONFIG
 
 
 def _write(tmp_path: Path, mutate) -> Path:

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from flightpipe.bronze.ingest import run_ingest
 from flightpipe.core.errors import PipelineError
-from tests.conftest import PYTHON, REPO
+from tests.support.project import PYTHON, REPO
 
 DATA = Path(__file__).parent / "data"
 OPENMETEO_SAMPLE = DATA / "EWR_2013-01-01_openmeteo.json"

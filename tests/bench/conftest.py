@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import REPO
+from tests.support.project import REPO
 
 
 def load_script(name: str):

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import write_config
+from tests.support.project import write_config
 
 
 def sampled(bench, code: str, script: str):

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tests.cleaning import bronze_fixtures as bf
-from tests.conftest import PYTHON, REPO
+from tests.support.project import PYTHON, REPO
 
 HOLDER = textwrap.dedent(
     """

@@ -29,7 +29,7 @@ from flightpipe.silver.cleaning import (
     state_path,
 )
 from tests.cleaning import bronze_fixtures as bf
-from tests.conftest import write_config
+from tests.support.project import write_config
 
 DAYS = {date(2013, 1, 1), date(2013, 3, 10), date(2013, 11, 3)}
 BATCH_AT, STREAM_AT, LATER_AT = datetime(2026, 1, 1), datetime(2026, 1, 2), datetime(2026, 1, 3)

@@ -19,8 +19,8 @@ from flightpipe.core.catalog import ensure_database
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.settings import load_config
 from flightpipe.gold import server as mariadb
-from tests.conftest import PYTHON, REPO, write_config
 from tests.gold import gold_data
+from tests.support.project import PYTHON, REPO, write_config
 
 SCRIPT = REPO / "scripts" / "mariadb.sh"
 SILVER_TABLES = ("flights", "weather_hourly", "airlines", "airports", "model_metrics", "pipeline_runs")

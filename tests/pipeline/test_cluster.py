@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PYTHON, REPO, write_config
+from tests.support.project import PYTHON, REPO, write_config
 
 CLUSTER = REPO / "scripts" / "cluster.sh"
 SAMPLE = REPO / "tests" / "data" / "EWR_2013-01-01_openmeteo.json"

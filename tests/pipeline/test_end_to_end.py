@@ -8,9 +8,9 @@ import sys
 
 import mysql.connector
 
-from tests.conftest import PYTHON, REPO, write_config
 from tests.gold.conftest import free_port
 from tests.pipeline.test_cluster import _flights_on
+from tests.support.project import PYTHON, REPO, write_config
 
 DAYS = ["2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"]
 

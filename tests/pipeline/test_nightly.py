@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import REPO, write_config
+from tests.support.project import REPO, write_config
 
 NIGHTLY = REPO / "scripts" / "nightly.sh"
 CRON_ENV = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "SHELL": "/bin/sh"}
