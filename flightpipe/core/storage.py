@@ -19,7 +19,9 @@ from typing import Any
 
 from flightpipe.core.errors import PipelineError
 
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# Hadoop hands back ``file:/tmp/x`` (one slash) for ``file:///tmp/x``: both are URIs. Two letters
+# at least, so a Windows drive (``C:/``) stays a local path.
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class FileInfo:
 
 
 def is_uri(path: str | os.PathLike[str]) -> bool:
-    """True for ``scheme://...`` paths, which go through Hadoop's FileSystem API."""
+    """True for ``scheme:/...`` paths, which go through Hadoop's FileSystem API."""
     return bool(_SCHEME.match(str(path)))
 
 
@@ -82,10 +84,12 @@ def _hadoop(path: str):
     return jvm, hpath.getFileSystem(conf), hpath
 
 
-def _hadoop_list(path: str, recursive: bool) -> list[FileInfo]:
+def _hadoop_list(path: str, recursive: bool) -> tuple[str, list[FileInfo]]:
+    """The qualified form of ``path`` (what the listed paths start with) and its files."""
     _, fs, hpath = _hadoop(path)
+    base = fs.makeQualified(hpath).toString()
     if not fs.exists(hpath):
-        return []
+        return base, []
     found = []
     it = fs.listFiles(hpath, recursive)
     while it.hasNext():
@@ -93,7 +97,7 @@ def _hadoop_list(path: str, recursive: bool) -> list[FileInfo]:
         found.append(
             FileInfo(status.getPath().toString(), status.getLen(), status.getModificationTime() / 1000)
         )
-    return found
+    return base, found
 
 
 def _hadoop_read(path: str) -> bytes:
@@ -158,8 +162,9 @@ def list_files(path: str, suffix: str = "", recursive: bool = True) -> list[File
     Names starting with ``.`` or ``_`` (Spark's and Hadoop's own files, such as
     ``_SUCCESS`` or ``_spark_metadata``) are left out, as Spark's readers leave them out.
     """
+    base = str(path)
     if is_uri(path):
-        found = _hadoop_list(path, recursive)
+        base, found = _hadoop_list(path, recursive)
     else:
         root = Path(path)
         if not root.is_dir():
@@ -170,7 +175,7 @@ def list_files(path: str, suffix: str = "", recursive: bool = True) -> list[File
             if p.is_file():
                 st = p.stat()
                 found.append(FileInfo(str(p), st.st_size, st.st_mtime))
-    base = str(path).rstrip("/")
+    base = base.rstrip("/")
 
     def hidden(f: FileInfo) -> bool:
         rel = f.path[len(base) :] if f.path.startswith(base) else name(f.path)
