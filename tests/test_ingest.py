@@ -15,31 +15,11 @@ from pyspark.sql import functions as F
 
 from flightpipe.bronze.ingest import run_ingest
 from flightpipe.core.errors import PipelineError
+from tests.support.bts import BTS_BAD, BTS_GOOD, write_bts
 from tests.support.project import PYTHON, REPO
 
 DATA = Path(__file__).parent / "data"
 OPENMETEO_SAMPLE = DATA / "EWR_2013-01-01_openmeteo.json"
-
-BTS_HEADER = (
-    '"Year","Month","DayofMonth","FlightDate","Reporting_Airline","Tail_Number",'
-    '"Flight_Number_Reporting_Airline","Origin","OriginCityName","Dest","CRSDepTime","DepTime",'
-    '"DepDelay","CRSArrTime","ArrTime","ArrDelay","Cancelled","CancellationCode","Diverted",'
-    '"AirTime","Distance",'
-)
-BTS_GOOD = [
-    '2023,1,5,2023-01-05,"UA","N14228",1545,"EWR","Newark, NJ","IAH","0515","0517",2.00,"0830","0830",0.00,0.00,,0.00,227.00,1400.00,',
-    '2023,1,5,2023-01-05,"AA","N619AA",1141,"JFK","New York, NY","MIA","0540","0545",5.00,"0850","1022",92.00,0.00,,0.00,160.00,1089.00,',
-    '2023,1,5,2023-01-05,"B6","N516JB",725,"JFK","New York, NY","BQN","2359","",,"0350","",,1.00,"B",0.00,,1576.00,',
-    '2023,1,6,2023-01-06,"DL","N3739P",461,"LGA","New York, NY","ATL","0600","0554",-6.00,"0837","",,0.00,,1.00,,762.00,',
-]
-BTS_BAD = [
-    # too few fields
-    '2023,1,6,2023-01-06,"DL","N3739P",461,"LGA"',
-    # text in a numeric column (DepDelay)
-    '2023,1,6,2023-01-06,"UA","N39463",1696,"EWR","Newark, NJ","ORD","0558","0554",abc,"0740","0812",12.00,0.00,,0.00,150.00,719.00,',
-    # an unclosed quote swallows the rest of the line
-    '2023,1,6,2023-01-06,"B6,"N793JB",507,"EWR","Newark, NJ","FLL","0600","0555",-5.00,"0908","0858",-10.00,0.00,,0.00,158.00,1065.00,',
-]
 
 
 def _bronze(spark, cfg, table, fmt):
@@ -84,13 +64,8 @@ def test_embedded_ingest_lands_exact_counts_and_a_second_run_adds_nothing(spark,
     assert not (bronze / ".staging").exists()
 
 
-def _write_bts(path: Path, lines: list[str]) -> Path:
-    path.write_text("\n".join([BTS_HEADER, *lines]) + "\n")
-    return path
-
-
 def test_bts_file_keeps_raw_columns_and_rejects_malformed_lines(spark, make_config, tmp_path, record):
-    src = _write_bts(tmp_path / "On_Time_2023_1.csv", BTS_GOOD + BTS_BAD)
+    src = write_bts(tmp_path / "On_Time_2023_1.csv", BTS_GOOD + BTS_BAD)
     cfg, _ = make_config({"ingest": {"embedded": False, "bts_files": [str(src)]}})
     [result] = run_ingest(spark, cfg, record)
     assert (result.table, result.fmt, result.rows, result.rejected) == ("flights_batch", "bts", 4, 3)
@@ -119,7 +94,7 @@ def test_bts_file_keeps_raw_columns_and_rejects_malformed_lines(spark, make_conf
 
 
 def test_zipped_bts_file_is_read_and_named_by_its_zip(spark, make_config, tmp_path, record):
-    csv_file = _write_bts(tmp_path / "On_Time_2023_1.csv", BTS_GOOD)
+    csv_file = write_bts(tmp_path / "On_Time_2023_1.csv", BTS_GOOD)
     archive = tmp_path / "On_Time_2023_1.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.write(csv_file, "On_Time_2023_1.csv")

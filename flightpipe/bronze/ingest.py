@@ -25,6 +25,7 @@ from flightpipe.bronze.sources import (
     check_header,
     check_openmeteo_json,
     expand,
+    local_input,
     path_lookup,
     read_csv,
     read_openmeteo,
@@ -88,8 +89,9 @@ class SlotResult:
 
 
 def _source(path: str, fmt: str, cache: str, airport: str = "") -> SourceFile:
-    checksum = sha256(path)
-    return SourceFile(path, readable_copy(path, checksum, cache), fmt, checksum, airport)
+    local = local_input(path, cache)
+    checksum = sha256(local)
+    return SourceFile(path, readable_copy(local, checksum, cache), fmt, checksum, airport)
 
 
 def csv_reader(schema: StructType, null_value: str) -> Callable[[SparkSession, list[SourceFile]], DataFrame]:
@@ -168,10 +170,9 @@ def plan(cfg: Settings, flights: bool) -> list[Slot]:
         for entry in weather_entries:
             path = expand([entry.path], "Open-Meteo weather")
             for p in path:
-                check_openmeteo_json(p)
-                sources.append(
-                    _source(p, OPENMETEO, cache, _airport_of(WeatherFile(path=p, airport=entry.airport)))
-                )
+                source = _source(p, OPENMETEO, cache, _airport_of(WeatherFile(path=p, airport=entry.airport)))
+                check_openmeteo_json(source.readable)
+                sources.append(source)
         slots.append(Slot("weather", OPENMETEO, sources, openmeteo_reader))
     if not slots:
         raise PipelineError(

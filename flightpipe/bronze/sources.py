@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, DoubleType, MapType, StringType, StructField, StructType
 
 from flightpipe.contracts import sources as S
+from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
 
 
@@ -42,14 +43,22 @@ def expand(patterns: list[str], what: str) -> list[str]:
     """Expand paths and globs; a pattern that matches nothing is an error."""
     files: list[str] = []
     for pattern in patterns:
-        matches = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
-        matches = [m for m in matches if Path(m).is_file()]
+        matches = storage.glob(pattern) if glob.has_magic(pattern) else [pattern]
+        matches = [m for m in matches if storage.is_file(m)]
         if not matches:
             raise PipelineError(
                 f"{what} file {pattern} does not exist; fix the path in the config or remove the entry."
             )
         files.extend(matches)
     return files
+
+
+def local_input(path: str, cache_dir: str) -> str:
+    """A local file for an input named by URI (copied into the cache once), else the path itself.
+
+    Inputs are checksummed and their lines checked in Python, so they are read from local disk.
+    """
+    return storage.fetch(path, str(Path(cache_dir) / "fetched"))
 
 
 def readable_copy(path: str, checksum: str, cache_dir: str) -> str:

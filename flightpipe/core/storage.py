@@ -8,6 +8,7 @@ strings: :func:`join` builds them the same way for both kinds.
 
 from __future__ import annotations
 
+import glob as _glob
 import json
 import os
 import re
@@ -127,6 +128,42 @@ def exists(path: str) -> bool:
         _, fs, hpath = _hadoop(path)
         return bool(fs.exists(hpath))
     return Path(path).exists()
+
+
+def is_file(path: str) -> bool:
+    """True for a file (not a folder)."""
+    if is_uri(path):
+        _, fs, hpath = _hadoop(path)
+        return bool(fs.exists(hpath) and fs.getFileStatus(hpath).isFile())
+    return Path(path).is_file()
+
+
+def glob(pattern: str) -> list[str]:
+    """Paths matching a shell pattern (``*``, ``?``, ``[..]``), sorted; [] when none match."""
+    if is_uri(pattern):
+        _, fs, hpath = _hadoop(pattern)
+        found = fs.globStatus(hpath)
+        return sorted(s.getPath().toString() for s in found) if found is not None else []
+    return sorted(_glob.glob(pattern))
+
+
+def fetch(path: str, folder: str) -> str:
+    """A local copy of the file at ``path`` (a URI) under ``folder``, copied again only when its
+    size or modification time changed; plain paths are returned as they are."""
+    if not is_uri(path):
+        return path
+    _, fs, hpath = _hadoop(path)
+    status = fs.getFileStatus(hpath)
+    stamp = f"{status.getLen()}-{status.getModificationTime()}"
+    target = Path(folder) / f"{uuid.uuid5(uuid.NAMESPACE_URL, path).hex[:12]}-{stamp}" / name(path)
+    if not target.is_file():
+        jvm, _ = _jvm()
+        part = target.with_name(f".{target.name}.part")
+        part.parent.mkdir(parents=True, exist_ok=True)
+        # The raw local file system writes no .crc file beside the copy.
+        fs.copyToLocalFile(False, hpath, jvm.org.apache.hadoop.fs.Path(str(part)), True)
+        os.replace(part, target)
+    return str(target)
 
 
 def is_dir(path: str) -> bool:
