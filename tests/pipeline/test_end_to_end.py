@@ -8,18 +8,17 @@ import sys
 
 import mysql.connector
 
-from tests.gold.conftest import free_port
-from tests.pipeline.test_cluster import _flights_on
+from tests.support.embedded import flights_on
 from tests.support.project import PYTHON, REPO, write_config
 
 DAYS = ["2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"]
 
 
-def test_pipeline_runs_every_stage_and_fills_gold(tmp_path):
+def test_pipeline_runs_every_stage_and_fills_gold(tmp_path, free_port):
     root = tmp_path / "project"
     var = root / "var"
     password = "e2e-Pw'1\"$"
-    port = free_port()
+    port = free_port
     config = write_config(
         root,
         {
@@ -63,7 +62,7 @@ def test_pipeline_runs_every_stage_and_fills_gold(tmp_path):
             assert any(line.startswith(stage) and line.rstrip().endswith("ok") for line in table.splitlines())
         assert f"{root}/reports/index.html" in out
 
-        flights = _flights_on(DAYS)
+        flights = flights_on(DAYS)
         conn = mysql.connector.connect(
             host="127.0.0.1", port=port, user="e2e", password=password, database="flights_gold"
         )
