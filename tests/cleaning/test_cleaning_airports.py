@@ -5,7 +5,7 @@ from __future__ import annotations
 from chispa import assert_df_equality
 
 from flightpipe.contracts.silver import SILVER_AIRPORTS
-from flightpipe.silver.cleaning import local_frame, merge_airports
+from flightpipe.silver.reference import local_frame, merge_airports
 
 PRIMARY = [
     ("JFK", "John F Kennedy Intl", 40.64, -73.78, 13, "America/New_York"),

@@ -21,13 +21,10 @@ from flightpipe.core.cli import recorded
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import temporary_conf
 from flightpipe.core.settings import load_config
-from flightpipe.silver.cleaning import (
-    FlightSource,
-    clean,
-    cleaning_partitions,
-    overwrite_partitions,
-    state_path,
-)
+from flightpipe.silver.cleaning import clean
+from flightpipe.silver.inputs import FlightSource, cleaning_partitions
+from flightpipe.silver.plan import state_path
+from flightpipe.silver.tables import overwrite_partitions
 from tests.cleaning import bronze_fixtures as bf
 from tests.support.project import write_config
 
@@ -241,7 +238,7 @@ def test_fail_rule_leaves_silver_unchanged(spark, world, tmp_path):
     cfg, db = world["cfg"], world["db"]
     files = warehouse_files(cfg, db, "flights")
     rejected = warehouse_files(cfg, db, "flights_rejected")
-    state = Path(state_path(cfg)).read_text()
+    state = Path(state_path(cfg.paths.var)).read_text()
     strict = make_root(
         Path(cfg.project.root),
         {"cleaning": {**RANGE["cleaning"], "rule_actions": {"known_airports": "fail"}}},
@@ -253,7 +250,7 @@ def test_fail_rule_leaves_silver_unchanged(spark, world, tmp_path):
         run_clean(spark, strict)
     assert warehouse_files(cfg, db, "flights") == files
     assert warehouse_files(cfg, db, "flights_rejected") == rejected
-    assert Path(state_path(cfg)).read_text() == state
+    assert Path(state_path(cfg.paths.var)).read_text() == state
     write_config(
         Path(cfg.project.root), {**RANGE, "catalog": {"silver_database": db}}
     )  # back to the module's config

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from flightpipe.core.errors import PipelineError
 from flightpipe.silver import quality
-from flightpipe.silver.cleaning import with_delay_flag, with_time_zones
+from flightpipe.silver.conform import with_delay_flag, with_time_zones
 from flightpipe.silver.times import with_utc_times
 
 STAGED = (
