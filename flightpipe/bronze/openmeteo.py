@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.settings import OpenMeteoApi, WeatherFile
 
@@ -97,20 +98,19 @@ def fetch_json(url: str, retries: int, backoff: float, timeout: float) -> bytes:
 def fetch_archive(api: OpenMeteoApi, cache_dir: str, airports_csv: Path | None) -> list[WeatherFile]:
     """Fetch (or reuse from the cache) one archive file per airport; return them as sources."""
     coords = airport_coordinates([a.upper() for a in api.airports], airports_csv)
-    folder = Path(cache_dir) / "open-meteo"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = storage.join(cache_dir, "open-meteo")
+    storage.makedirs(folder)
     sources = []
     for code, (lat, lon) in coords.items():
-        target = folder / f"{code}_{api.start_date}_{api.end_date}.json"
-        if target.is_file():
-            log.info("Open-Meteo %s: cached %s", code, target.name)
+        target = storage.join(folder, f"{code}_{api.start_date}_{api.end_date}.json")
+        if storage.exists(target):
+            log.info("Open-Meteo %s: cached %s", code, storage.name(target))
         else:
             body = fetch_json(
                 request_url(api, lat, lon), api.retries, api.backoff_seconds, api.timeout_seconds
             )
-            tmp = target.with_suffix(".part")
-            tmp.write_bytes(body)
-            tmp.replace(target)
+            # fetch_json parsed it: JSON text, written atomically.
+            storage.write_text(target, body.decode("utf-8"))
             log.info("Open-Meteo %s: fetched %d bytes", code, len(body))
-        sources.append(WeatherFile(path=str(target), airport=code))
+        sources.append(WeatherFile(path=target, airport=code))
     return sources

@@ -64,8 +64,9 @@ def local_input(path: str, cache_dir: str) -> str:
 def readable_copy(path: str, checksum: str, cache_dir: str) -> str:
     """A plain-text path Spark can read: zip and gzip files are extracted to the cache once."""
     if path.endswith(".zip"):
-        target = Path(cache_dir) / "extracted" / f"{checksum[:16]}-{Path(path).stem}"
-        if not target.is_file():
+        stem = storage.name(path).rsplit(".", 1)[0]
+        target = storage.join(cache_dir, "extracted", f"{checksum[:16]}-{stem}")
+        if not storage.is_file(target):
             try:
                 with zipfile.ZipFile(path) as archive:
                     members = [m for m in archive.namelist() if m.lower().endswith(".csv")]
@@ -73,15 +74,17 @@ def readable_copy(path: str, checksum: str, cache_dir: str) -> str:
                         raise PipelineError(
                             f"zip file {path} holds {len(members)} CSV files, expected exactly one."
                         )
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = target.with_suffix(".part")
+                    storage.makedirs(storage.parent(target))
+                    tmp = f"{target}.part"
+                    # Streamed in chunks: the seam has no streaming write, and a BTS extract
+                    # is too big to hold in memory.
                     with archive.open(members[0]) as src, open(tmp, "wb") as dst:
                         for chunk in iter(lambda: src.read(1 << 20), b""):
                             dst.write(chunk)
-                    tmp.replace(target)
+                    storage.rename(tmp, target)
             except zipfile.BadZipFile as exc:
                 raise PipelineError(f"file {path} is not a valid zip archive; download it again.") from exc
-        return str(target)
+        return target
     # Spark reads .gz CSV natively (one task per file).
     return path
 

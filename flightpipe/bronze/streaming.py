@@ -31,6 +31,7 @@ from flightpipe.bronze import slots as bronze
 from flightpipe.bronze.feed import (
     REJECTED_QUERY,
     TABLE,
+    FeedFormat,
     StreamPaths,
     bronze_rows,
     feed_format,
@@ -42,7 +43,7 @@ from flightpipe.bronze.feed import (
 from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.runlog import StageRun
-from flightpipe.core.settings import Settings
+from flightpipe.core.settings import Settings, Streaming
 
 log = logging.getLogger("flightpipe.streaming")
 
@@ -156,17 +157,19 @@ class StreamOptions:
 
 
 def start_queries(
-    spark: SparkSession, cfg: Settings, options: StreamOptions, batch_id: str, rejected: RejectedWriter
+    spark: SparkSession,
+    paths: StreamPaths,
+    fmt: FeedFormat,
+    streaming: Streaming,
+    options: StreamOptions,
+    batch_id: str,
+    rejected: RejectedWriter,
 ) -> list[StreamingQuery]:
     """Start the bronze query and the rejected-lines query."""
-    fmt = feed_format(cfg)
-    paths = StreamPaths.of(cfg, fmt)
-    max_files = (
-        cfg.streaming.available_now_max_files if options.available_now else options.max_files_per_trigger
-    )
+    max_files = streaming.available_now_max_files if options.available_now else options.max_files_per_trigger
 
     def source() -> DataFrame:
-        return read_feed(spark, paths.landing, fmt, max_files, cfg.streaming.max_file_age).transform(
+        return read_feed(spark, paths.landing, fmt, max_files, streaming.max_file_age).transform(
             bronze_rows, fmt, batch_id
         )
 
@@ -266,8 +269,8 @@ def run_streaming(
     on_started: Callable[[list[StreamingQuery]], None] | None = None,
 ) -> StreamTotals:
     """Stream the landing folder into bronze until it is drained (available-now) or stopped."""
-    fmt = feed_format(cfg)
-    paths = StreamPaths.of(cfg, fmt)
+    fmt = feed_format(cfg.streaming.format, cfg.config_file)
+    paths = StreamPaths.of(cfg.paths, fmt)
     check_state(paths)
     for folder in (paths.landing, paths.rejected):
         storage.makedirs(folder)
@@ -287,7 +290,7 @@ def run_streaming(
                 f"{options.trigger_seconds:g}",
                 options.max_files_per_trigger,
             )
-        queries = start_queries(spark, cfg, options, batch_id, rejected)
+        queries = start_queries(spark, paths, fmt, cfg.streaming, options, batch_id, rejected)
         if on_started:
             on_started(queries)
         try:

@@ -15,11 +15,11 @@ def test_an_unknown_feed_format_is_named_in_one_sentence(make_config):
     with pytest.raises(
         PipelineError, match=r"'streaming.format' in .* must be one of nycflights13, bts, not 'parquet'"
     ):
-        feed_format(cfg)
+        feed_format(cfg.streaming.format, cfg.config_file)
 
 
 def test_a_sink_log_without_its_checkpoint_is_refused(cfg, tmp_path):
-    paths = StreamPaths.of(cfg, FORMATS["nycflights13"])
+    paths = StreamPaths.of(cfg.paths, FORMATS["nycflights13"])
     check_state(paths)  # nothing yet: fine
     log = tmp_path / "bronze" / "flights" / "_spark_metadata"
     log.mkdir(parents=True)
@@ -29,7 +29,7 @@ def test_a_sink_log_without_its_checkpoint_is_refused(cfg, tmp_path):
 
 
 def test_a_checkpoint_without_its_sink_log_is_refused(cfg, tmp_path):
-    paths = StreamPaths.of(cfg, FORMATS["nycflights13"])
+    paths = StreamPaths.of(cfg.paths, FORMATS["nycflights13"])
     commits = tmp_path / "checkpoints" / "flights" / "commits"
     commits.mkdir(parents=True)
     (commits / "0").write_text("v1\n{}\n")
