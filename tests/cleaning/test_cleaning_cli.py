@@ -7,7 +7,7 @@ import textwrap
 from datetime import datetime
 from pathlib import Path
 
-from tests.cleaning import bronze_fixtures as bf
+from tests.support import bronze as bf
 from tests.support.project import PYTHON, REPO
 
 HOLDER = textwrap.dedent(

@@ -25,7 +25,7 @@ from flightpipe.silver.cleaning import clean
 from flightpipe.silver.inputs import FlightSource, cleaning_partitions
 from flightpipe.silver.plan import state_path
 from flightpipe.silver.tables import overwrite_partitions
-from tests.cleaning import bronze_fixtures as bf
+from tests.support import bronze as bf
 from tests.support.project import write_config
 
 DAYS = {date(2013, 1, 1), date(2013, 3, 10), date(2013, 11, 3)}

@@ -7,7 +7,7 @@ import pytest
 from flightpipe.bronze.feed import FORMATS, StreamPaths, feed_format
 from flightpipe.bronze.streaming import check_state
 from flightpipe.core.errors import PipelineError
-from tests.streaming.conftest import run_replay
+from tests.support.streaming import run_replay
 
 
 def test_an_unknown_feed_format_is_named_in_one_sentence(make_config):

@@ -8,7 +8,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from tests.streaming.conftest import (
+from tests.support.project import PYTHON, REPO
+from tests.support.streaming import (
     committed_batches,
     counts_per_day,
     natural_keys,
@@ -126,8 +127,6 @@ def test_sigkill_mid_feed_then_restart_lands_every_row_exactly_once(spark, strea
 
 
 def run_replay_command(config_path: Path) -> list[str]:
-    from tests.streaming.conftest import PYTHON, REPO
-
     return [PYTHON, str(REPO / "scripts" / "replay.py"), "--config", str(config_path)]
 
 

@@ -10,8 +10,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from flightpipe.bronze.streaming import StreamOptions, run_streaming
-from tests.streaming.conftest import counts_per_day, run_replay, source_rows
-from tests.streaming.test_transforms import (
+from tests.support.streaming import (
     BROKEN_QUOTE,
     CANCELLED,
     GOOD,
@@ -20,6 +19,9 @@ from tests.streaming.test_transforms import (
     TEXT_IN_NUMBER,
     TOO_FEW,
     TOO_MANY,
+    counts_per_day,
+    run_replay,
+    source_rows,
 )
 
 AVAILABLE_NOW = StreamOptions(available_now=True, trigger_seconds=1, max_files_per_trigger=1)

