@@ -14,7 +14,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from flightpipe.bronze.ingest import run_ingest
-from flightpipe.bronze.sources import expand, match_files
+from flightpipe.bronze.sources import expand
 from flightpipe.core.errors import PipelineError
 from tests.support.bts import BTS_BAD, BTS_GOOD, write_bts
 from tests.support.project import PYTHON, REPO
@@ -274,20 +274,16 @@ def test_script_from_another_directory_writes_under_the_project_root(make_config
     assert "Traceback" in (root / "var" / "log" / "ingest.log").read_text()
 
 
-def test_globs_match_like_glob_through_storage(tmp_path):
+def test_expand_globs_and_named_files(tmp_path):
     for name in ("a/2013_01.csv", "a/2013_02.csv.gz", "a/.hidden.csv", "b/2013_03.csv", "b/c/2013_04.csv"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x\n")
     root = str(tmp_path)
-    assert match_files(f"{root}/a/*.csv") == [f"{root}/a/2013_01.csv"]
-    assert match_files(f"{root}/*/2013_0[1-3].csv*") == [
+    assert expand([f"{root}/*/2013_0[1-3].csv*", f"{root}/b/c/2013_04.csv"], "BTS flights") == [
         f"{root}/a/2013_01.csv",
         f"{root}/a/2013_02.csv.gz",
         f"{root}/b/2013_03.csv",
+        f"{root}/b/c/2013_04.csv",
     ]
-    assert match_files(f"{root}/*/*/*.csv") == [f"{root}/b/c/2013_04.csv"]
-    assert match_files(f"{root}/nope/*.csv") == []
-    assert expand([f"{root}/b/*.csv", f"{root}/a/2013_01.csv"], "BTS flights") == [
-        f"{root}/b/2013_03.csv",
-        f"{root}/a/2013_01.csv",
-    ]
+    with pytest.raises(PipelineError, match=r"BTS flights file .*/a/\*\.txt does not exist"):
+        expand([f"{root}/a/*.txt"], "BTS flights")
