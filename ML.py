@@ -17,7 +17,7 @@ import sys
 from datetime import date
 
 from flightpipe.core import cli
-from flightpipe.ml.models import run_ml, stage_name
+from flightpipe.ml.stage import run_ml, stage_name
 
 
 def _day(text: str) -> date:
