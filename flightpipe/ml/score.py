@@ -72,7 +72,7 @@ def write_predictions(
     _drop_stale_partitions(spark, table, start, end, days)
 
 
-def score_range(
+def score_flights(
     spark: SparkSession,
     silver: SilverStore,
     models_path: str,

@@ -15,7 +15,7 @@ from flightpipe.core import runlog
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.settings import Ml, Settings
 from flightpipe.ml.inputs import SilverStore
-from flightpipe.ml.score import score_range as score
+from flightpipe.ml.score import score_flights
 from flightpipe.ml.train import MODEL_NAMES, Periods, train_models
 
 # The grids each model is tuned over: config key -> its values in the ``ml`` section.
@@ -89,6 +89,6 @@ def run_ml(
         check_grids(ml, names, cfg.config_file)
         return train_models(spark, silver, cfg.paths.models, bounds, names, ml, record)
     start, end = score_range
-    return score(
+    return score_flights(
         spark, silver, cfg.paths.models, start, end, int(ml.cutoff_minutes), float(ml.threshold), record
     )

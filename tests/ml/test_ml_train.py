@@ -188,6 +188,14 @@ def test_bad_periods_in_config(spark, make_config, clean_silver, ml_stage):
         ml_stage(cfg)
 
 
+def test_empty_grid_in_config(spark, make_config, clean_silver, ml_stage):
+    cfg, _ = make_config({"ml": {**SMALL_ML["ml"], "gbt": {**SMALL_ML["ml"]["gbt"], "step_sizes": []}}})
+    with pytest.raises(
+        PipelineError, match=r"^config key 'ml\.gbt\.step_sizes' in .* must list at least one"
+    ):
+        ml_stage(cfg)
+
+
 def test_cli_exits_non_zero_with_one_line(make_config, database):
     """ML.py through its own process: a missing silver is one line on stderr and exit code 1."""
     _, path = make_config(SMALL_ML)
