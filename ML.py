@@ -4,10 +4,11 @@ Usage:
     spark-submit ML.py [--config conf/pipeline.yaml]
     spark-submit ML.py --score --start 2013-12-01 --end 2013-12-31 [--config conf/pipeline.yaml]
 
-Training reads silver.flights and silver.weather_hourly, fits the models of the ``ml`` config
-section on the training period, measures them on the test period, saves each under
-models/<model>/<version>/ and records the metrics in silver.model_metrics. Scoring writes
-silver.delay_predictions for the flights scheduled in the range, replacing earlier scores of it.
+Training reads flights and weather_hourly of the silver database (``catalog.silver_database``),
+fits the models of the ``ml`` config section on the training period, measures them on the test
+period, saves each under models/<model>/<version>/ and records the metrics in model_metrics.
+Scoring writes delay_predictions for the flights scheduled in the range, replacing earlier
+scores of it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 from datetime import date
 
 from flightpipe.core import cli
-from flightpipe.ml.models import run_ml, stage_name
+from flightpipe.ml.stage import run_ml, stage_name
 
 
 def _day(text: str) -> date:

@@ -1,29 +1,18 @@
-"""ML fixtures: a few real days of silver-shaped flights and weather, small model settings."""
+"""ML fixtures: a few real days of silver flights and weather, small model settings.
+
+Every test reads and writes its own database (the ``database`` fixture of tests/conftest.py,
+the config's ``catalog.silver_database``), never the shared ``silver``.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
-from ml_silver_fixture import SMALL_ML, build_silver, write_silver
 
 from flightpipe.core.cli import recorded
-from flightpipe.ml.models import run_ml, stage_name
-
-ML_TABLES = (
-    "silver.flights",
-    "silver.weather_hourly",
-    "silver.model_metrics",
-    "silver.delay_predictions",
-    "silver.pipeline_runs",
-)
-
-
-@pytest.fixture()
-def database() -> str:
-    """The ML tests read and write ``silver`` of the test session's own metastore; clean_silver
-    drops its tables before and after each test."""
-    return "silver"
+from flightpipe.ml.stage import run_ml, stage_name
+from tests.support.ml import SMALL_ML, build_silver, write_silver
 
 
 @pytest.fixture()
@@ -49,17 +38,11 @@ def nyc_days(spark, tmp_path_factory):
     weather.unpersist()
 
 
-def drop_ml_tables(spark) -> None:
-    for table in ML_TABLES:
-        spark.sql(f"DROP TABLE IF EXISTS {table}")
-
-
 @pytest.fixture()
-def clean_silver(spark):
-    """Drop every table the ML tests write, before and after the test (the metastore is shared)."""
-    drop_ml_tables(spark)
+def clean_silver(spark, database):
+    """Drop the test's database with every table the ML stage wrote, after the test."""
     yield
-    drop_ml_tables(spark)
+    spark.sql(f"DROP DATABASE IF EXISTS {database} CASCADE")
 
 
 @pytest.fixture()
@@ -70,6 +53,6 @@ def ml_cfg(make_config):
 
 @pytest.fixture()
 def silver_days(spark, ml_cfg, nyc_days, clean_silver):
-    """silver.flights and silver.weather_hourly holding the three fixture days."""
+    """The test database's flights and weather_hourly holding the three fixture days."""
     write_silver(spark, ml_cfg, *nyc_days)
     return ml_cfg

@@ -9,20 +9,21 @@ from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
-from ml_silver_fixture import SMALL_ML, write_silver
 from pyspark.ml import PipelineModel
 from pyspark.sql import functions as F
 
 from flightpipe.core import runlog
 from flightpipe.core.errors import PipelineError
 from flightpipe.ml import features as ft
-from flightpipe.ml import models
-
-REPO = Path(__file__).resolve().parents[2]
+from flightpipe.ml import registry
+from flightpipe.ml.evaluate import feature_weights, with_probability
+from flightpipe.ml.train import class_weights, tune_and_fit, with_class_weight
+from tests.support.ml import SMALL_ML, write_silver
+from tests.support.project import PYTHON, REPO
 
 
 def test_train_writes_metrics_models_and_latest_then_scores_idempotently(
-    spark, silver_days, nyc_days, ml_stage
+    spark, silver_days, nyc_days, ml_stage, database
 ):
     cfg = silver_days
     summary = ml_stage(cfg)
@@ -36,7 +37,7 @@ def test_train_writes_metrics_models_and_latest_then_scores_idempotently(
     assert summary["excluded_cancelled"] == flights.where("is_cancelled").count()
     assert summary["excluded_diverted"] == flights.where("is_diverted").count()
 
-    metrics = spark.table("silver.model_metrics").collect()
+    metrics = spark.table(f"{database}.model_metrics").collect()
     assert sorted(r["model_name"] for r in metrics) == ["gbt", "logistic_regression"]
     assert {r["run_id"] for r in metrics} == {runlog.current_run_id()}
     assert [r["is_best"] for r in metrics].count(True) == 1
@@ -56,13 +57,13 @@ def test_train_writes_metrics_models_and_latest_then_scores_idempotently(
     latest = json.loads((Path(cfg.paths.models) / "latest.json").read_text())
     assert (latest["model_name"], latest["model_version"]) == (best["model_name"], best["model_version"])
 
-    runs = spark.table("silver.pipeline_runs").where("stage = 'ml'").collect()
+    runs = spark.table(f"{database}.pipeline_runs").where("stage = 'ml'").collect()
     assert [(r["status"], r["rows_out"]) for r in runs] == [("ok", 2)]
 
     # Scoring: every flight scheduled in the range once, with the promoted version.
     ml_stage(cfg, (date(2013, 1, 2), date(2013, 1, 3)))
     expected = flights.where(F.col("flight_date").between(date(2013, 1, 2), date(2013, 1, 3))).count()
-    preds = spark.table("silver.delay_predictions")
+    preds = spark.table(f"{database}.delay_predictions")
     assert preds.count() == expected
     assert preds.select("model_version").distinct().collect()[0][0] == best["model_version"]
     assert preds.where("probability < 0 OR probability > 1 OR predicted_label NOT IN (0, 1)").count() == 0
@@ -72,7 +73,7 @@ def test_train_writes_metrics_models_and_latest_then_scores_idempotently(
 
     # Re-scoring an overlapping range replaces those days and keeps the others, never doubles.
     ml_stage(cfg, (date(2013, 1, 3), date(2013, 1, 3)))
-    again = spark.table("silver.delay_predictions")
+    again = spark.table(f"{database}.delay_predictions")
     assert again.count() == expected
     assert_df_equality(
         again.select(*key, "probability"),
@@ -81,7 +82,7 @@ def test_train_writes_metrics_models_and_latest_then_scores_idempotently(
         ignore_nullable=True,
         ignore_column_order=True,
     )
-    runs = spark.table("silver.pipeline_runs").groupBy("stage").count().collect()
+    runs = spark.table(f"{database}.pipeline_runs").groupBy("stage").count().collect()
     assert {(r["stage"], r["count"]) for r in runs} == {("ml", 1), ("ml-score", 2)}
 
 
@@ -89,17 +90,17 @@ def test_saved_model_reloads_and_predicts_the_same(spark, ml_cfg, nyc_days, tmp_
     flights, weather = nyc_days
     feats = ft.build_features(flights, weather).where(F.col(ft.LABEL).isNotNull()).cache()
     train = feats.where(F.col("flight_date") <= date(2013, 1, 2))
-    neg_w, pos_w, _, _ = models.class_weights(train)
-    model, best = models.tune_and_fit("gbt", train.transform(models.with_class_weight(neg_w, pos_w)), ml_cfg)
+    neg_w, pos_w, _, _ = class_weights(train)
+    model, best = tune_and_fit("gbt", train.transform(with_class_weight(neg_w, pos_w)), ml_cfg.ml)
     assert best["maxDepth"] in (2, 3)
     folder = tmp_path / "gbt" / "v1"
-    models.save_version(model, folder, {"auc_roc": 0.5}, models.feature_weights(model, train))
+    registry.save_version(model, str(folder), {"auc_roc": 0.5}, feature_weights(model, train))
     reloaded = PipelineModel.load(str(folder / "model"))
 
     test = feats.where(F.col("flight_date") == date(2013, 1, 3))
     cols = [*ft.FLIGHT_KEY, "p_delayed", "predicted_label"]
-    direct = test.transform(models.with_probability(model, 0.5)).select(*cols)
-    again = test.transform(models.with_probability(reloaded, 0.5)).select(*cols)
+    direct = test.transform(with_probability(model, 0.5)).select(*cols)
+    again = test.transform(with_probability(reloaded, 0.5)).select(*cols)
     assert direct.count() == test.count() > 500
     assert_df_equality(direct, again, ignore_row_order=True, ignore_nullable=True)
     feats.unpersist()
@@ -109,12 +110,12 @@ def test_logistic_coefficients_name_one_hot_levels(spark, ml_cfg, nyc_days):
     flights, weather = nyc_days
     feats = ft.build_features(flights, weather).where(F.col(ft.LABEL).isNotNull()).cache()
     train = feats.where(F.col("flight_date") <= date(2013, 1, 2))
-    neg_w, pos_w, neg, pos = models.class_weights(train)
+    neg_w, pos_w, neg, pos = class_weights(train)
     assert neg_w * neg == pytest.approx(pos_w * pos)  # both classes weigh the same in total
-    model, _ = models.tune_and_fit(
-        "logistic_regression", train.transform(models.with_class_weight(neg_w, pos_w)), ml_cfg
+    model, _ = tune_and_fit(
+        "logistic_regression", train.transform(with_class_weight(neg_w, pos_w)), ml_cfg.ml
     )
-    weights = models.feature_weights(model, train)
+    weights = feature_weights(model, train)
     assert len(weights) == 20
     assert all(set(w) == {"feature", "coefficient"} for w in weights)
     names = [w["feature"] for w in weights]
@@ -128,24 +129,24 @@ def test_logistic_coefficients_name_one_hot_levels(spark, ml_cfg, nyc_days):
 # --- failures ------------------------------------------------------------------------------------
 
 
-def test_missing_silver_is_one_sentence(spark, ml_cfg, clean_silver, ml_stage):
+def test_missing_silver_is_one_sentence(spark, ml_cfg, clean_silver, ml_stage, database):
     with pytest.raises(
-        PipelineError, match=r"^table silver\.flights does not exist .* run cleaning\.py first\.$"
+        PipelineError, match=rf"^table {database}\.flights does not exist .* run cleaning\.py first\.$"
     ):
         ml_stage(ml_cfg)
-    record = spark.table("silver.pipeline_runs").where("stage = 'ml'").first()
+    record = spark.table(f"{database}.pipeline_runs").where("stage = 'ml'").first()
     assert record["status"] == "failed" and "does not exist" in record["error"]
 
 
-def test_empty_silver_flights(spark, ml_cfg, nyc_days, clean_silver, ml_stage):
+def test_empty_silver_flights(spark, ml_cfg, nyc_days, clean_silver, ml_stage, database):
     write_silver(spark, ml_cfg, nyc_days[0].limit(0), nyc_days[1])
     with pytest.raises(
-        PipelineError, match=r"^table silver\.flights is empty; run ingest\.py and cleaning\.py"
+        PipelineError, match=rf"^table {database}\.flights is empty; run ingest\.py and cleaning\.py"
     ):
         ml_stage(ml_cfg)
 
 
-def test_training_period_without_rows(spark, make_config, nyc_days, clean_silver, ml_stage):
+def test_training_period_without_rows(spark, make_config, nyc_days, clean_silver, ml_stage, database):
     cfg, _ = make_config({"ml": {**SMALL_ML["ml"], "train_start": "2012-06-01", "train_end": "2012-06-30"}})
     write_silver(spark, cfg, *nyc_days)
     with pytest.raises(
@@ -153,7 +154,7 @@ def test_training_period_without_rows(spark, make_config, nyc_days, clean_silver
     ):
         ml_stage(cfg)
     assert not (Path(cfg.paths.models) / "latest.json").exists()
-    assert not spark.catalog.tableExists("silver.model_metrics")
+    assert not spark.catalog.tableExists(f"{database}.model_metrics")
 
 
 def test_one_class_only(spark, ml_cfg, nyc_days, clean_silver, ml_stage):
@@ -187,11 +188,19 @@ def test_bad_periods_in_config(spark, make_config, clean_silver, ml_stage):
         ml_stage(cfg)
 
 
-def test_cli_exits_non_zero_with_one_line(make_config):
+def test_empty_grid_in_config(spark, make_config, clean_silver, ml_stage):
+    cfg, _ = make_config({"ml": {**SMALL_ML["ml"], "gbt": {**SMALL_ML["ml"]["gbt"], "step_sizes": []}}})
+    with pytest.raises(
+        PipelineError, match=r"^config key 'ml\.gbt\.step_sizes' in .* must list at least one"
+    ):
+        ml_stage(cfg)
+
+
+def test_cli_exits_non_zero_with_one_line(make_config, database):
     """ML.py through its own process: a missing silver is one line on stderr and exit code 1."""
     _, path = make_config(SMALL_ML)
     proc = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "python"), str(REPO / "ML.py"), "--config", str(path)],
+        [PYTHON, str(REPO / "ML.py"), "--config", str(path)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -199,7 +208,7 @@ def test_cli_exits_non_zero_with_one_line(make_config):
     assert proc.returncode == 1
     errors = [line for line in proc.stderr.splitlines() if line.startswith("ml: error:")]
     assert errors == [
-        f"ml: error: table silver.flights does not exist in the Hive metastore {path.parent.parent}/metastore_db; "
+        f"ml: error: table {database}.flights does not exist in the Hive metastore {path.parent.parent}/metastore_db; "
         "run cleaning.py first."
     ]
     assert "Traceback" not in proc.stderr
@@ -208,7 +217,7 @@ def test_cli_exits_non_zero_with_one_line(make_config):
 def test_cli_rejects_score_without_range(make_config):
     _, path = make_config(SMALL_ML)
     proc = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "python"), str(REPO / "ML.py"), "--config", str(path), "--score"],
+        [PYTHON, str(REPO / "ML.py"), "--config", str(path), "--score"],
         capture_output=True,
         text=True,
         timeout=120,
