@@ -182,10 +182,13 @@ def recorded(
                 runlog.sync_to_hive(spark, runs, database, warehouse)
             out = body(spark, cfg, record)
     except BaseException:
+        # The failed run is recorded in a database that exists; a stage that failed before its
+        # database was made leaves nothing in the catalog (its record waits in var/runs), and a
+        # sync that fails now must not hide the first error.
         if hive:
-            # The failed run is recorded too; a sync that fails now must not hide the first error.
             try:
-                runlog.sync_to_hive(spark, runs, database, warehouse)
+                if spark.catalog.databaseExists(database):
+                    runlog.sync_to_hive(spark, runs, database, warehouse)
             except Exception:
                 log.warning("could not copy the run records into %s.pipeline_runs", database, exc_info=True)
         raise

@@ -17,6 +17,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from flightpipe.core import runlog, storage
 from flightpipe.core.cli import recorded
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import temporary_conf
@@ -261,6 +262,9 @@ def test_missing_bronze(spark, database, make_config):
     with pytest.raises(PipelineError, match=r"no bronze flights found in .*bronze/flights nor"):
         run_clean(spark, cfg)
     assert not spark.catalog.databaseExists(database)
+    # The failed run's record waits in var/runs for the next sync.
+    [pending] = runlog.pending_records(runlog.runs_dir(cfg.paths.var))
+    assert storage.read_json(pending)["status"] == "failed"
 
 
 def test_shuffle_partitions_follow_the_bronze_size(spark, tmp_path):

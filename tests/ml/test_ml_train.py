@@ -130,6 +130,8 @@ def test_logistic_coefficients_name_one_hot_levels(spark, ml_cfg, nyc_days):
 
 
 def test_missing_silver_is_one_sentence(spark, ml_cfg, clean_silver, ml_stage, database):
+    # The silver database is there (cleaning made it) but holds no flights table.
+    spark.sql(f"CREATE DATABASE {database}")
     with pytest.raises(
         PipelineError, match=rf"^table {database}\.flights does not exist .* run cleaning\.py first\.$"
     ):

@@ -23,20 +23,16 @@ from flightpipe.core.catalog import ensure_database
 from flightpipe.core.embedded import embedded_data_dir
 from flightpipe.core.settings import Settings
 from flightpipe.silver import weather as wx
-from flightpipe.silver.cleaning import (
-    NYC,
-    STREAM_TABLE,
-    airportsdata_rows,
-    conform_nyc_airports,
+from flightpipe.silver.conform import (
     conform_nyc_flights,
-    local_frame,
-    merge_airports,
     to_silver_flights,
     with_bronze_file,
     with_bucket,
     with_delay_flag,
     with_time_zones,
 )
+from flightpipe.silver.inputs import NYC, STREAM_TABLE
+from flightpipe.silver.reference import airportsdata_rows, conform_nyc_airports, local_frame, merge_airports
 from flightpipe.silver.times import with_utc_times
 
 # Tiny models and grids so a training run takes seconds; the split falls inside 1-3 January 2013.
