@@ -7,7 +7,7 @@ import pytest
 
 from flightpipe.core.settings import load_config
 from flightpipe.gold import server as mariadb
-from tests.gold.conftest import admin, one_sentence, run_gold, run_script, start_server, stop_server
+from tests.support.gold import admin, one_sentence, run_gold, run_script, start_server, stop_server
 from tests.support.project import write_config
 
 
