@@ -36,31 +36,35 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=DESCRIPTION)
-    parser.add_argument(
-        "--config", default=default_config_path(), help="the project config to root in var/bench"
-    )
-    parser.add_argument("--sizes", default="", help="synthetic BTS sizes, e.g. 1000000,10000000 (or 1M,10M)")
-    parser.add_argument("--skip-embedded", action="store_true", help="run only the synthetic sizes")
-    parser.add_argument("--seed", type=int, default=42, help="seed of the synthetic data")
-    parser.add_argument("--year", type=int, default=2023, help="year of the synthetic data")
-    parser.add_argument("--regenerate", action="store_true", help="rewrite synthetic input even if present")
-    parser.add_argument(
+def parser() -> argparse.ArgumentParser:
+    """The bench's options."""
+    p = argparse.ArgumentParser(description=DESCRIPTION)
+    p.add_argument("--config", default=default_config_path(), help="the project config to root in var/bench")
+    p.add_argument("--sizes", default="", help="synthetic BTS sizes, e.g. 1000000,10000000 (or 1M,10M)")
+    p.add_argument("--skip-embedded", action="store_true", help="run only the synthetic sizes")
+    p.add_argument("--seed", type=int, default=42, help="seed of the synthetic data")
+    p.add_argument("--year", type=int, default=2023, help="year of the synthetic data")
+    p.add_argument("--regenerate", action="store_true", help="rewrite synthetic input even if present")
+    p.add_argument(
         "--no-weather",
         action="store_true",
         help="synthetic cases ingest the BTS files only (the Open-Meteo files are still written)",
     )
-    parser.add_argument("--replay-start", default="2013-01-01")
-    parser.add_argument("--replay-end", default="2013-12-31")
-    parser.add_argument(
+    p.add_argument("--replay-start", default="2013-01-01")
+    p.add_argument("--replay-end", default="2013-12-31")
+    p.add_argument(
         "--driver-memory",
         default="config",
         help="spark-submit --driver-memory: 'config' (spark.driver_memory of the config, the default), "
         "'none' (spark-submit's own default) or a size such as 6g",
     )
-    parser.add_argument("--results", default=str(PACKAGE_ROOT / "bench" / "results.json"))
-    args = parser.parse_args(argv)
+    p.add_argument("--results", default=str(PACKAGE_ROOT / "bench" / "results.json"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the cases, print the table, append to the results file; 1 when a step failed."""
+    args = parser().parse_args(argv)
     base = str(Path(args.config).resolve())
     try:
         cfg = load_config(base)
