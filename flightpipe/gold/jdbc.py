@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
 
@@ -23,38 +22,15 @@ from mysql.connector import errorcode
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from flightpipe.contracts.gold import TableSpec
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import Section
+from flightpipe.core.settings import Gold
 
 log = logging.getLogger("flightpipe.jdbc")
 
 JDBC_DRIVER = "org.mariadb.jdbc.Driver"
 STAGE_SUFFIX = "__stage"
 OLD_SUFFIX = "__old"
-
-
-@dataclass(frozen=True)
-class Column:
-    """A column of a gold table: name, MariaDB type (with NULL/NOT NULL) and comment."""
-
-    name: str
-    sql_type: str
-    comment: str
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """A gold table: its columns in order, keys, indexes and the comment BI users read."""
-
-    name: str
-    comment: str
-    columns: tuple[Column, ...]
-    primary_key: tuple[str, ...]
-    indexes: tuple[tuple[str, ...], ...] = field(default=())
-
-    @property
-    def column_names(self) -> list[str]:
-        return [c.name for c in self.columns]
 
 
 def _quote(text: str) -> str:
@@ -75,7 +51,7 @@ def create_table_sql(spec: TableSpec, table: str | None = None) -> str:
     )
 
 
-def jdbc_url(gold: Section) -> str:
+def jdbc_url(gold: Gold) -> str:
     """JDBC URL for Spark. ``jdbc:mysql:`` makes Spark use its MySQL dialect (backquoted
     identifiers); ``permitMysqlScheme`` lets the MariaDB driver accept that scheme."""
     return (
@@ -84,11 +60,11 @@ def jdbc_url(gold: Section) -> str:
     )
 
 
-def _where(gold: Section) -> str:
+def _where(gold: Gold) -> str:
     return f"MariaDB at {gold.host}:{gold.port}"
 
 
-def translate_error(err: mysql.connector.Error, gold: Section) -> PipelineError:
+def translate_error(err: mysql.connector.Error, gold: Gold) -> PipelineError:
     """One plain sentence for a connection or statement failure (no password in it)."""
     code = getattr(err, "errno", None)
     if code in (errorcode.CR_CONN_HOST_ERROR, errorcode.CR_CONNECTION_ERROR, errorcode.CR_UNKNOWN_HOST, 2013):
@@ -116,7 +92,7 @@ def translate_error(err: mysql.connector.Error, gold: Section) -> PipelineError:
 
 
 @contextmanager
-def connect(gold: Section) -> Iterator:
+def connect(gold: Gold) -> Iterator:
     """A mysql-connector connection to the gold database, failures as one sentence."""
     try:
         conn = mysql.connector.connect(
@@ -136,32 +112,32 @@ def connect(gold: Section) -> Iterator:
         conn.close()
 
 
-def check_driver_jar(cfg: Section) -> None:
+def check_driver_jar(jars: Sequence[str], config_file: str) -> None:
     """The configured JDBC driver jar must exist (the session would silently leave it out)."""
-    missing = [j for j in cfg.spark.jars if not Path(j).is_file()]
+    missing = [j for j in jars if not Path(j).is_file()]
     if missing:
         raise PipelineError(
             f"the JDBC driver jar {missing[0]} is missing; run 'make setup' (it copies Debian's "
             "libmariadb-java jar there) or fix spark.jars."
         )
-    if not any("mariadb" in Path(j).name or "mysql" in Path(j).name for j in cfg.spark.jars):
+    if not any("mariadb" in Path(j).name or "mysql" in Path(j).name for j in jars):
         raise PipelineError(
-            f"spark.jars in {cfg.config_file} names no MariaDB/MySQL JDBC driver jar; "
+            f"spark.jars in {config_file} names no MariaDB/MySQL JDBC driver jar; "
             "add jars/mariadb-java-client.jar (make setup puts it there)."
         )
 
 
-def check_target(cfg: Section) -> None:
+def check_target(gold: Gold, jars: Sequence[str], config_file: str) -> None:
     """Fail fast, before Spark starts: driver jar present, server reachable, login accepted."""
-    check_driver_jar(cfg)
-    with connect(cfg.gold) as conn:
+    check_driver_jar(jars, config_file)
+    with connect(gold) as conn:
         cur = conn.cursor()
         cur.execute("SELECT 1")
         cur.fetchall()
         cur.close()
 
 
-def _execute(conn, gold: Section, *statements: str) -> None:
+def _execute(conn, gold: Gold, *statements: str) -> None:
     cur = conn.cursor()
     try:
         for sql in statements:
@@ -188,7 +164,7 @@ def _count(conn, table: str) -> int:
     return int(n)
 
 
-def write_stage(df: DataFrame, gold: Section, table: str) -> None:
+def write_stage(df: DataFrame, gold: Gold, table: str) -> None:
     """Append ``df`` to an existing table through Spark's JDBC writer (one connection per
     partition; the small marts go through one)."""
     (
@@ -205,7 +181,7 @@ def write_stage(df: DataFrame, gold: Section, table: str) -> None:
     )
 
 
-def _java_sentence(exc: Exception, table: str, gold: Section) -> PipelineError:
+def _java_sentence(exc: Exception, table: str, gold: Gold) -> PipelineError:
     text = str(exc)
     if "ClassNotFoundException" in text or "No suitable driver" in text:
         return PipelineError(
@@ -242,7 +218,7 @@ def count_rows(frames: Sequence[DataFrame]) -> list[int]:
 
 
 def load_tables(
-    cfg: Section, marts: Sequence[tuple[TableSpec, DataFrame]], expected: Sequence[int] | None = None
+    gold: Gold, marts: Sequence[tuple[TableSpec, DataFrame]], expected: Sequence[int] | None = None
 ) -> dict[str, int]:
     """Load every mart atomically; return rows per table.
 
@@ -250,7 +226,6 @@ def load_tables(
     here when not given) first; one ``RENAME TABLE`` statement then swaps them all in, so BI
     readers never see a mix of two runs either.
     """
-    gold = cfg.gold
     if expected is None:
         expected = count_rows([df for _, df in marts])
     counts: dict[str, int] = {}

@@ -1,236 +1,34 @@
-"""Gold marts: silver tables in, small typed tables for BI tools out.
+"""Gold marts: the pure ``DataFrame -> DataFrame`` builders, silver frames in, mart frames out.
 
-Shared definitions, used by every flight mart:
-- ``flights`` counts every scheduled flight, cancelled and diverted ones included.
-- ``flights_with_arr_delay`` counts flights with a recorded arrival delay (neither
-  cancelled nor diverted); it is the denominator of ``delay_rate`` and the population of
-  the arrival-delay averages and percentiles.
-- ``delay_rate`` = ``delayed_15 / flights_with_arr_delay``; ``cancel_rate`` =
-  ``cancelled / flights``. Rates are fractions (0-1) with 4 decimals, delays minutes with 2.
-- Departure airport, hour and date are the scheduled ones, local at the origin
-  (``flight_date``, ``sched_dep_local_hour`` of silver.flights).
-
-The builders are pure ``DataFrame -> DataFrame`` functions; :func:`read_silver` and
-:func:`run` are the only ones touching storage.
+The tables they produce, and the shared metric definitions, are in
+:mod:`flightpipe.contracts.gold`; reading silver and loading MariaDB is :mod:`flightpipe.gold.stage`.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
-from pyspark import StorageLevel
 from pyspark.sql import Column as SparkColumn
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
 
-from flightpipe.core import runlog
-from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import Settings
-from flightpipe.gold import jdbc, report
-from flightpipe.gold.jdbc import Column, TableSpec
-
-log = logging.getLogger("flightpipe.marts")
+from flightpipe.contracts.gold import (
+    DAILY_KPIS,
+    DELAY_BY_AIRPORT_MONTH,
+    DELAY_BY_CARRIER,
+    DELAY_BY_HOUR,
+    FACT_COLUMNS,
+    MODEL_PERFORMANCE,
+    PIPELINE_RUNS,
+    ROUTE_DELAYS,
+    WEATHER_IMPACT,
+    TableSpec,
+)
 
 RATE = "decimal(5,4)"
 MINUTES = "decimal(8,2)"
 DATETIME_FORMAT = "yyyy-MM-dd HH:mm:ss"
 DATETIME6_FORMAT = "yyyy-MM-dd HH:mm:ss.SSSSSS"
-FACT_COLUMNS = (
-    "flight_date",
-    "carrier",
-    "origin",
-    "dest",
-    "sched_dep_hour_utc",
-    "sched_dep_local_hour",
-    "dep_delay_min",
-    "arr_delay_min",
-    "distance_mi",
-    "is_cancelled",
-    "is_diverted",
-    "is_delayed_15",
-)
-
-# --- table definitions ------------------------------------------------------------------
-
-_DENOMINATOR = "delay_rate = delayed_15 / flights_with_arr_delay (flights neither cancelled nor diverted)"
-
-METRIC_COLUMNS = (
-    Column("flights", "BIGINT NOT NULL", "Scheduled flights, cancelled and diverted ones included"),
-    Column("cancelled", "BIGINT NOT NULL", "Cancelled flights"),
-    Column("diverted", "BIGINT NOT NULL", "Diverted flights"),
-    Column(
-        "flights_with_arr_delay",
-        "BIGINT NOT NULL",
-        "Flights with a recorded arrival delay (neither cancelled nor diverted); delay_rate denominator",
-    ),
-    Column("delayed_15", "BIGINT NOT NULL", "Flights that arrived 15 minutes late or more"),
-    Column(
-        "delay_rate", "DECIMAL(5,4) NULL", "delayed_15 / flights_with_arr_delay, 0-1; NULL when that is 0"
-    ),
-    Column("cancel_rate", "DECIMAL(5,4) NULL", "cancelled / flights, 0-1"),
-    Column(
-        "avg_dep_delay_min",
-        "DECIMAL(8,2) NULL",
-        "Mean departure delay in minutes over flights with a recorded departure delay",
-    ),
-    Column(
-        "avg_arr_delay_min",
-        "DECIMAL(8,2) NULL",
-        "Mean arrival delay in minutes (early = negative) over flights with a recorded arrival delay",
-    ),
-)
-P90_COLUMN = Column(
-    "p90_arr_delay_min",
-    "DECIMAL(8,2) NULL",
-    "90th percentile of the arrival delay in minutes (exact, linear interpolation) over "
-    "flights with a recorded arrival delay",
-)
-
-DELAY_BY_CARRIER = TableSpec(
-    name="delay_by_carrier",
-    comment=f"Delays per airline; grain: one row per carrier. {_DENOMINATOR}",
-    columns=(
-        Column("carrier", "VARCHAR(8) NOT NULL", "Airline code (IATA)"),
-        Column("carrier_name", "VARCHAR(100) NOT NULL", "Airline name (the code when unknown)"),
-        *METRIC_COLUMNS,
-        P90_COLUMN,
-    ),
-    primary_key=("carrier",),
-)
-
-DELAY_BY_AIRPORT_MONTH = TableSpec(
-    name="delay_by_airport_month",
-    comment=(
-        "Delays per departure airport and month; grain: one row per origin airport and "
-        f"calendar month of the scheduled local departure date. {_DENOMINATOR}"
-    ),
-    columns=(
-        Column("airport", "VARCHAR(8) NOT NULL", "Departure (origin) airport code"),
-        Column("airport_name", "VARCHAR(150) NOT NULL", "Airport name (the code when unknown)"),
-        Column("year", "SMALLINT NOT NULL", "Year of the scheduled local departure date"),
-        Column("month", "TINYINT NOT NULL", "Month (1-12) of the scheduled local departure date"),
-        *METRIC_COLUMNS,
-    ),
-    primary_key=("airport", "year", "month"),
-    indexes=(("year", "month"),),
-)
-
-DELAY_BY_HOUR = TableSpec(
-    name="delay_by_hour",
-    comment=(
-        "Delays by hour of day; grain: one row per scheduled departure hour, local time at "
-        f"the origin (0-23). {_DENOMINATOR}"
-    ),
-    columns=(
-        Column("sched_dep_local_hour", "TINYINT NOT NULL", "Scheduled departure hour, local at the origin"),
-        *METRIC_COLUMNS,
-        P90_COLUMN,
-    ),
-    primary_key=("sched_dep_local_hour",),
-)
-
-WEATHER_IMPACT = TableSpec(
-    name="weather_impact",
-    comment=(
-        "Delays by weather at the origin in the scheduled departure hour; grain: one row per "
-        "weather factor (precipitation, visibility, wind) and bucket; each factor's buckets "
-        f"add up to every flight ('unknown' = no weather record). {_DENOMINATOR}"
-    ),
-    columns=(
-        Column("factor", "VARCHAR(16) NOT NULL", "precipitation, visibility or wind"),
-        Column("bucket", "VARCHAR(32) NOT NULL", "Bucket label, with its unit"),
-        Column("bucket_order", "TINYINT NOT NULL", "Sort order of the buckets within a factor"),
-        *METRIC_COLUMNS,
-    ),
-    primary_key=("factor", "bucket"),
-)
-
-ROUTE_DELAYS = TableSpec(
-    name="route_delays",
-    comment=f"Delays per route; grain: one row per origin-destination airport pair. {_DENOMINATOR}",
-    columns=(
-        Column("origin", "VARCHAR(8) NOT NULL", "Departure airport code"),
-        Column("dest", "VARCHAR(8) NOT NULL", "Arrival airport code"),
-        Column("origin_name", "VARCHAR(150) NOT NULL", "Departure airport name (the code when unknown)"),
-        Column("dest_name", "VARCHAR(150) NOT NULL", "Arrival airport name (the code when unknown)"),
-        Column("distance_mi", "DECIMAL(8,1) NULL", "Mean scheduled distance in statute miles"),
-        *METRIC_COLUMNS,
-    ),
-    primary_key=("origin", "dest"),
-    indexes=(("dest",), ("flights",)),
-)
-
-DAILY_KPIS = TableSpec(
-    name="daily_kpis",
-    comment=f"Daily totals; grain: one row per scheduled local departure date. {_DENOMINATOR}",
-    columns=(
-        Column("flight_date", "DATE NOT NULL", "Scheduled departure date, local at the origin"),
-        *METRIC_COLUMNS,
-        Column("carriers", "INT NOT NULL", "Airlines flying that day"),
-        Column("routes", "INT NOT NULL", "Origin-destination pairs flown that day"),
-    ),
-    primary_key=("flight_date",),
-)
-
-MODEL_PERFORMANCE = TableSpec(
-    name="model_performance",
-    comment=(
-        "Hold-out metrics of the delay models (from silver.model_metrics); grain: one row per "
-        "training run and model"
-    ),
-    columns=(
-        Column("run_id", "VARCHAR(64) NOT NULL", "Pipeline run that trained the model"),
-        Column("model", "VARCHAR(64) NOT NULL", "Model family"),
-        Column("model_version", "VARCHAR(64) NULL", "Saved model version"),
-        Column("trained_at", "DATETIME NULL", "Training time, UTC"),
-        Column("auc_roc", "DOUBLE NULL", "Area under the ROC curve on the hold-out period"),
-        Column("auc_pr", "DOUBLE NULL", "Area under the precision-recall curve on the hold-out period"),
-        Column("log_loss", "DOUBLE NULL", "Log loss on the hold-out period"),
-        Column("accuracy", "DOUBLE NULL", "Accuracy at the threshold"),
-        Column("precision", "DOUBLE NULL", "Precision at the threshold"),
-        Column("recall", "DOUBLE NULL", "Recall at the threshold"),
-        Column("f1", "DOUBLE NULL", "F1 score at the threshold"),
-        Column("threshold", "DOUBLE NULL", "Probability threshold for the delayed label"),
-        Column("train_rows", "BIGINT NULL", "Training rows"),
-        Column("test_rows", "BIGINT NULL", "Hold-out rows"),
-        Column("is_latest", "BOOLEAN NOT NULL", "1 for the latest run of this model"),
-    ),
-    primary_key=("run_id", "model"),
-    indexes=(("model", "trained_at"),),
-)
-
-PIPELINE_RUNS = TableSpec(
-    name="pipeline_runs",
-    comment="Run log of the pipeline stages (copy of silver.pipeline_runs); grain: one row per stage run",
-    columns=(
-        Column("run_id", "VARCHAR(64) NOT NULL", "Pipeline run id, shared by the stages of one run"),
-        Column("stage", "VARCHAR(32) NOT NULL", "ingest, streaming, cleaning, ml or gold"),
-        Column("started_at", "DATETIME(6) NOT NULL", "Start, UTC"),
-        Column("ended_at", "DATETIME(6) NULL", "End, UTC"),
-        Column("seconds", "DECIMAL(10,1) NULL", "Duration in seconds"),
-        Column("status", "VARCHAR(16) NOT NULL", "ok or failed"),
-        Column("rows_in", "BIGINT NULL", "Rows read"),
-        Column("rows_out", "BIGINT NULL", "Rows written"),
-        Column("rows_rejected", "BIGINT NULL", "Rows sent to quarantine"),
-        Column("error", "TEXT NULL", "The failure sentence of a failed run"),
-        Column("details", "MEDIUMTEXT NULL", "Per-table or per-rule counts, JSON"),
-    ),
-    primary_key=("run_id", "stage", "started_at"),
-    indexes=(("stage", "started_at"),),
-)
-
-ALL_TABLES = (
-    DELAY_BY_CARRIER,
-    DELAY_BY_AIRPORT_MONTH,
-    DELAY_BY_HOUR,
-    WEATHER_IMPACT,
-    ROUTE_DELAYS,
-    DAILY_KPIS,
-    MODEL_PERFORMANCE,
-    PIPELINE_RUNS,
-)
 
 # --- shared metric expressions --------------------------------------------------------
 
@@ -508,87 +306,3 @@ def build_marts(silver: Silver) -> list[tuple[TableSpec, DataFrame]]:
         (MODEL_PERFORMANCE, model_performance(silver.model_metrics)),
         (PIPELINE_RUNS, pipeline_runs(silver.pipeline_runs)),
     ]
-
-
-# --- extract and the stage ------------------------------------------------------------
-
-REQUIRED = {
-    "flights": FACT_COLUMNS,
-    "weather_hourly": ("airport", "hour_utc", "precip_mm", "visibility_km", "wind_speed_kmh"),
-    "airlines": ("carrier", "name"),
-    "airports": ("airport", "name"),
-}
-
-
-def read_silver(spark: SparkSession, database: str, metastore: str) -> Silver:
-    """The silver tables, checked for existence and for the columns the marts use."""
-    tables: dict[str, DataFrame] = {}
-    for name, columns in REQUIRED.items():
-        table = f"{database}.{name}"
-        if not spark.catalog.tableExists(table):
-            raise PipelineError(
-                f"silver table {table} does not exist in the metastore at {metastore}; run cleaning.py first."
-            )
-        df = spark.table(table)
-        missing = [c for c in columns if c not in df.columns]
-        if missing:
-            raise PipelineError(
-                f"silver table {table} lacks the column{'s' if len(missing) > 1 else ''} "
-                f"{', '.join(missing)}; run cleaning.py again to rebuild it."
-            )
-        tables[name] = df
-    metrics_table = f"{database}.model_metrics"
-    has_metrics = spark.catalog.tableExists(metrics_table)
-    if has_metrics:
-        metrics = spark.table(metrics_table)
-    else:
-        log.info("%s does not exist (ML.py has not run): model_performance will be empty", metrics_table)
-        metrics = spark.createDataFrame([], StructType([]))
-    runs_table = f"{database}.pipeline_runs"
-    if spark.catalog.tableExists(runs_table):
-        runs = spark.table(runs_table)
-    else:
-        from flightpipe.contracts.silver import PIPELINE_RUNS as RUNS_SCHEMA
-
-        runs = spark.createDataFrame([], RUNS_SCHEMA)
-    return Silver(
-        flights=tables["flights"],
-        weather=tables["weather_hourly"],
-        airlines=tables["airlines"],
-        airports=tables["airports"],
-        model_metrics=metrics,
-        pipeline_runs=runs,
-        has_model_metrics=has_metrics,
-    )
-
-
-def run_gold(spark: SparkSession, cfg: Settings, stage: runlog.StageRun) -> int:
-    """The gold stage: silver -> marts -> MariaDB (atomic swap) -> reports/index.html."""
-    jdbc.check_target(cfg)
-    silver = read_silver(spark, cfg.catalog.silver_database, cfg.paths.metastore_db)
-    silver.flights = silver.flights.select(*FACT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
-    built = [(spec, df.persist(StorageLevel.MEMORY_AND_DISK)) for spec, df in build_marts(silver)]
-    try:
-        # One job scans silver.flights once and materialises every mart.
-        stage.rows_in, *expected = jdbc.count_rows([silver.flights, *(df for _, df in built)])
-        log.info("silver.flights: %d flights", stage.rows_in)
-        counts = jdbc.load_tables(cfg, built, expected)
-        stage.rows_out = sum(counts.values())
-        stage.details = {"tables": counts, "model_metrics_found": silver.has_model_metrics}
-        log.info(
-            "loaded %d tables (%d rows) into %s at %s:%s",
-            len(counts),
-            stage.rows_out,
-            cfg.gold.database,
-            cfg.gold.host,
-            cfg.gold.port,
-        )
-        if not silver.has_model_metrics:
-            log.info("model_performance is empty: silver.model_metrics does not exist yet (run ML.py)")
-        path = report.write_report(cfg, {spec.name: df for spec, df in built}, silver.has_model_metrics)
-        log.info("report: %s", path)
-    finally:
-        for _, df in built:
-            df.unpersist()
-        silver.flights.unpersist()
-    return 0

@@ -1,7 +1,7 @@
 """reports/index.html: one self-contained page (inline SVG charts, inline CSS, no scripts).
 
-:func:`render` turns plain Python rows into HTML and is pure; :func:`write_report`
-collects the small mart results and writes the file atomically.
+:func:`render` turns plain Python rows into HTML and is pure; :func:`collect_data` collects
+the small mart results and :func:`write_report` writes the page through the storage seam.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
-from flightpipe.core.settings import Section
+from flightpipe.core import storage
 
 log = logging.getLogger("flightpipe.report")
 
@@ -287,20 +286,20 @@ def _rows(df: DataFrame) -> list[Row]:
     return [r.asDict() for r in df.collect()]
 
 
-def collect_data(cfg: Section, marts: dict[str, DataFrame], has_model_metrics: bool) -> ReportData:
-    """The small mart results the page needs (routes cut to the busiest on the executors)."""
+def collect_data(
+    project: str, top_routes: int, marts: dict[str, DataFrame], has_model_metrics: bool
+) -> ReportData:
+    """The small mart results the page needs (routes cut to the ``top_routes`` busiest on the executors)."""
     runs = marts["pipeline_runs"]
     newest = Window.partitionBy("stage").orderBy(F.col("started_at").desc())
     return ReportData(
-        project=cfg.project.name,
+        project=project,
         generated_at=datetime.now(timezone.utc).replace(tzinfo=None),
         carriers=_rows(marts["delay_by_carrier"]),
         hours=_rows(marts["delay_by_hour"]),
         weather=_rows(marts["weather_impact"]),
         routes=_rows(
-            marts["route_delays"]
-            .orderBy(F.col("flights").desc(), "origin", "dest")
-            .limit(cfg.gold.report_top_routes)
+            marts["route_delays"].orderBy(F.col("flights").desc(), "origin", "dest").limit(top_routes)
         ),
         daily=_rows(marts["daily_kpis"].select("flight_date", "flights", "delay_rate")),
         models=_rows(marts["model_performance"]),
@@ -309,13 +308,8 @@ def collect_data(cfg: Section, marts: dict[str, DataFrame], has_model_metrics: b
     )
 
 
-def write_report(cfg: Section, marts: dict[str, DataFrame], has_model_metrics: bool) -> Path:
-    """Write reports/index.html (temp file, then rename) and return its path."""
-    page = render(collect_data(cfg, marts, has_model_metrics))
-    folder = Path(cfg.paths.reports)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "index.html"
-    tmp = folder / ".index.html.tmp"
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
+def write_report(reports_dir: str, data: ReportData) -> str:
+    """Write ``reports_dir/index.html`` atomically and return its path."""
+    path = storage.join(reports_dir, "index.html")
+    storage.write_text(path, render(data))
     return path

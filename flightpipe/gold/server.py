@@ -30,7 +30,7 @@ import mysql.connector
 from flightpipe.core import cli
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.net import port_in_use
-from flightpipe.core.settings import Section
+from flightpipe.core.settings import Gold, MariaDB, Settings
 
 log = logging.getLogger("flightpipe.mariadb")
 
@@ -93,9 +93,9 @@ def is_server_process(pid: int) -> bool:
     return Path(cmdline.decode(errors="replace")).name in ("mariadbd", "mysqld")
 
 
-def running_pid(cfg: Section) -> int | None:
+def running_pid(mariadb: MariaDB) -> int | None:
     """Pid of the local server when its pid file names a live server process."""
-    pid_file = Path(cfg.mariadb.pid_file)
+    pid_file = Path(mariadb.pid_file)
     try:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
@@ -103,17 +103,17 @@ def running_pid(cfg: Section) -> int | None:
     return pid if is_server_process(pid) else None
 
 
-def admin_connect(cfg: Section, timeout: int = 5):
+def admin_connect(mariadb: MariaDB, timeout: int = 5):
     """An admin connection through the server's unix socket (socket authentication)."""
     return mysql.connector.connect(
-        unix_socket=cfg.mariadb.socket, user=os_user(), connection_timeout=timeout, autocommit=True
+        unix_socket=mariadb.socket, user=os_user(), connection_timeout=timeout, autocommit=True
     )
 
 
-def ping(cfg: Section) -> bool:
+def ping(mariadb: MariaDB) -> bool:
     """True when the server answers an admin login on its socket."""
     try:
-        conn = admin_connect(cfg, timeout=2)
+        conn = admin_connect(mariadb, timeout=2)
     except mysql.connector.Error:
         return False
     conn.close()
@@ -130,24 +130,24 @@ def _last_line(path: Path, needle: str = "[ERROR]") -> str:
     return picked.split("[ERROR]", 1)[-1].strip()[:200]
 
 
-def init_data_dir(cfg: Section) -> bool:
+def init_data_dir(mariadb: MariaDB) -> bool:
     """Create the system tables in ``mariadb.data_dir`` unless they exist; True when created.
 
     The initialiser writes into a sibling folder that is renamed into place only when it
     succeeds, so an interrupted first start never leaves a data dir that looks ready.
     """
-    data = Path(cfg.mariadb.data_dir)
+    data = Path(mariadb.data_dir)
     if (data / "mysql").is_dir():
         return False
     if data.exists() and any(data.iterdir()):
         raise PipelineError(
             f"{data} exists but is not a MariaDB data directory; move it away or set mariadb.data_dir."
         )
-    install_db = find_binary(cfg.mariadb.install_db_binary)
+    install_db = find_binary(mariadb.install_db_binary)
     staging = data.with_name(data.name + ".init")
     shutil.rmtree(staging, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)
-    error_log = Path(cfg.mariadb.error_log)
+    error_log = Path(mariadb.error_log)
     error_log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
         install_db,
@@ -171,16 +171,16 @@ def init_data_dir(cfg: Section) -> bool:
     return True
 
 
-def server_command(cfg: Section) -> list[str]:
-    """The mariadbd command line of the local server."""
+def server_command(mariadb: MariaDB, port: int) -> list[str]:
+    """The mariadbd command line of the local server, listening on 127.0.0.1:``port``."""
     cmd = [
-        find_binary(cfg.mariadb.server_binary),
+        find_binary(mariadb.server_binary),
         "--no-defaults",
-        f"--datadir={cfg.mariadb.data_dir}",
-        f"--socket={cfg.mariadb.socket}",
-        f"--pid-file={cfg.mariadb.pid_file}",
-        f"--log-error={cfg.mariadb.error_log}",
-        f"--port={cfg.gold.port}",
+        f"--datadir={mariadb.data_dir}",
+        f"--socket={mariadb.socket}",
+        f"--pid-file={mariadb.pid_file}",
+        f"--log-error={mariadb.error_log}",
+        f"--port={port}",
         "--bind-address=127.0.0.1",
         "--skip-name-resolve",
         "--character-set-server=utf8mb4",
@@ -190,30 +190,26 @@ def server_command(cfg: Section) -> list[str]:
         # mariadbd refuses to run as root unless told to; the data dir belongs to root
         # here, so root it is (the server still listens on 127.0.0.1 only).
         cmd.append("--user=root")
-    return cmd + list(cfg.mariadb.extra_args)
+    return cmd + list(mariadb.extra_args)
 
 
-def _check_names(cfg: Section) -> None:
-    gold = cfg.gold
+def _check_names(gold: Gold, config_file: str) -> None:
     if not _NAME.match(gold.database):
         raise PipelineError(
-            f"gold.database '{gold.database}' in {cfg.config_file} may only hold letters, digits and _."
+            f"gold.database '{gold.database}' in {config_file} may only hold letters, digits and _."
         )
     if not _NAME.match(gold.user):
-        raise PipelineError(
-            f"gold.user '{gold.user}' in {cfg.config_file} may only hold letters, digits and _."
-        )
+        raise PipelineError(f"gold.user '{gold.user}' in {config_file} may only hold letters, digits and _.")
     if not gold.password:
         raise PipelineError(
             "gold.password is empty; set GOLD_DB_PASSWORD in .env (make setup writes a random one)."
         )
 
 
-def ensure_gold_database(cfg: Section) -> None:
+def ensure_gold_database(mariadb: MariaDB, gold: Gold, config_file: str) -> None:
     """Create the gold database and its user (both host forms), granted that database only."""
-    _check_names(cfg)
-    gold = cfg.gold
-    conn = admin_connect(cfg)
+    _check_names(gold, config_file)
+    conn = admin_connect(mariadb)
     try:
         cur = conn.cursor()
         cur.execute(
@@ -233,42 +229,40 @@ def ensure_gold_database(cfg: Section) -> None:
         conn.close()
 
 
-def start(cfg: Section) -> str:
+def start(mariadb: MariaDB, gold: Gold, config_file: str) -> str:
     """Start the local server unless it runs, then make sure the gold database and user exist."""
-    if not cfg.mariadb.local:
-        where = f"{cfg.gold.host}:{cfg.gold.port}"
+    if not mariadb.local:
+        where = f"{gold.host}:{gold.port}"
         return f"mariadb.local is false: gold uses the server at {where}; nothing to start."
-    _check_names(cfg)
-    sock = Path(cfg.mariadb.socket)
+    _check_names(gold, config_file)
+    sock = Path(mariadb.socket)
     if len(str(sock)) > _MAX_SOCKET_PATH:
         raise PipelineError(
             f"the socket path {sock} is longer than 107 characters; set a shorter mariadb.socket."
         )
-    pid = running_pid(cfg)
+    pid = running_pid(mariadb)
     if pid is not None:
-        ensure_gold_database(cfg)
-        return (
-            f"MariaDB already running (pid {pid}) on 127.0.0.1:{cfg.gold.port}, database {cfg.gold.database}."
-        )
+        ensure_gold_database(mariadb, gold, config_file)
+        return f"MariaDB already running (pid {pid}) on 127.0.0.1:{gold.port}, database {gold.database}."
 
-    cmd = server_command(cfg)
-    init_data_dir(cfg)
-    if port_in_use(cfg.gold.port):
+    cmd = server_command(mariadb, gold.port)
+    init_data_dir(mariadb)
+    if port_in_use(gold.port):
         raise PipelineError(
-            f"port {cfg.gold.port} on 127.0.0.1 is already used by another program; set MARIADB_PORT "
+            f"port {gold.port} on 127.0.0.1 is already used by another program; set MARIADB_PORT "
             "in .env to a free port, or MARIADB_LOCAL=false to use the server already there."
         )
-    for path in (sock, Path(cfg.mariadb.pid_file), Path(cfg.mariadb.error_log)):
+    for path in (sock, Path(mariadb.pid_file), Path(mariadb.error_log)):
         path.parent.mkdir(parents=True, exist_ok=True)
     sock.unlink(missing_ok=True)
-    error_log = Path(cfg.mariadb.error_log)
+    error_log = Path(mariadb.error_log)
     with error_log.open("a", encoding="utf-8") as out:
         # A session of its own: the server outlives this command and ignores its Ctrl-C.
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True
         )
-    deadline = time.monotonic() + cfg.mariadb.start_timeout_seconds
-    while not ping(cfg):
+    deadline = time.monotonic() + mariadb.start_timeout_seconds
+    while not ping(mariadb):
         if proc.poll() is not None:
             raise PipelineError(
                 f"mariadbd stopped while starting ({_last_line(error_log)}); see {error_log}."
@@ -276,50 +270,50 @@ def start(cfg: Section) -> str:
         if time.monotonic() > deadline:
             proc.terminate()
             raise PipelineError(
-                f"mariadbd did not accept connections within {cfg.mariadb.start_timeout_seconds} s; "
+                f"mariadbd did not accept connections within {mariadb.start_timeout_seconds} s; "
                 f"see {error_log}."
             )
         time.sleep(0.2)
-    ensure_gold_database(cfg)
+    ensure_gold_database(mariadb, gold, config_file)
     return (
-        f"MariaDB started (pid {proc.pid}) on 127.0.0.1:{cfg.gold.port}, data in {cfg.mariadb.data_dir}, "
-        f"database {cfg.gold.database}, user {cfg.gold.user}."
+        f"MariaDB started (pid {proc.pid}) on 127.0.0.1:{gold.port}, data in {mariadb.data_dir}, "
+        f"database {gold.database}, user {gold.user}."
     )
 
 
-def stop(cfg: Section) -> str:
+def stop(mariadb: MariaDB) -> str:
     """Shut the local server down (SIGTERM: a clean InnoDB shutdown) and wait for it."""
-    if not cfg.mariadb.local:
+    if not mariadb.local:
         return "mariadb.local is false: no local server to stop."
-    pid = running_pid(cfg)
+    pid = running_pid(mariadb)
     if pid is None:
-        Path(cfg.mariadb.pid_file).unlink(missing_ok=True)
+        Path(mariadb.pid_file).unlink(missing_ok=True)
         return "MariaDB is not running."
     os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + cfg.mariadb.start_timeout_seconds
+    deadline = time.monotonic() + mariadb.start_timeout_seconds
     while is_server_process(pid):
         if time.monotonic() > deadline:
             raise PipelineError(
-                f"mariadbd (pid {pid}) did not stop within {cfg.mariadb.start_timeout_seconds} s; "
-                f"see {cfg.mariadb.error_log}."
+                f"mariadbd (pid {pid}) did not stop within {mariadb.start_timeout_seconds} s; "
+                f"see {mariadb.error_log}."
             )
         time.sleep(0.2)
-    Path(cfg.mariadb.pid_file).unlink(missing_ok=True)
+    Path(mariadb.pid_file).unlink(missing_ok=True)
     return f"MariaDB stopped (pid {pid})."
 
 
-def status(cfg: Section) -> tuple[bool, str]:
+def status(mariadb: MariaDB, gold: Gold) -> tuple[bool, str]:
     """(running?, one line saying so)."""
-    if not cfg.mariadb.local:
-        return False, f"mariadb.local is false: gold uses the server at {cfg.gold.host}:{cfg.gold.port}."
-    pid = running_pid(cfg)
+    if not mariadb.local:
+        return False, f"mariadb.local is false: gold uses the server at {gold.host}:{gold.port}."
+    pid = running_pid(mariadb)
     if pid is None:
         return False, "MariaDB is not running."
-    if not ping(cfg):
-        return False, f"mariadbd (pid {pid}) runs but does not answer on {cfg.mariadb.socket}."
+    if not ping(mariadb):
+        return False, f"mariadbd (pid {pid}) runs but does not answer on {mariadb.socket}."
     return (
         True,
-        f"MariaDB is running (pid {pid}) on 127.0.0.1:{cfg.gold.port}, data in {cfg.mariadb.data_dir}.",
+        f"MariaDB is running (pid {pid}) on 127.0.0.1:{gold.port}, data in {mariadb.data_dir}.",
     )
 
 
@@ -328,13 +322,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=("start", "stop", "status"))
     args = parser.parse_args(argv)
 
-    def body(cfg: Section) -> int:
+    def body(cfg: Settings) -> int:
         if args.action == "status":
-            running, line = status(cfg)
+            running, line = status(cfg.mariadb, cfg.gold)
             log.info(line)
             # 3 = "not running", as LSB init scripts say it.
             return 0 if running else 3
-        log.info(start(cfg) if args.action == "start" else stop(cfg))
+        if args.action == "start":
+            log.info(start(cfg.mariadb, cfg.gold, cfg.config_file))
+        else:
+            log.info(stop(cfg.mariadb))
         return 0
 
     return cli.run("mariadb", args.config, body)

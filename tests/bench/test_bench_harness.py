@@ -7,33 +7,40 @@ import subprocess
 import sys
 from pathlib import Path
 
+from flightpipe.core.settings import load_config
+from flightpipe.tools.bench.main import parse_sizes
+from flightpipe.tools.bench.profile import profile_event_logs
+from flightpipe.tools.bench.runner import case_config
+from flightpipe.tools.bench.sampler import MemorySampler
+from flightpipe.tools.bench.tables import table_files
+from flightpipe.tools.bench.verdicts import verdicts
 from tests.support.project import write_config
 
 
-def sampled(bench, code: str, script: str):
+def sampled(code: str, script: str):
     """The sampler's view of ``python -c code`` run to its end."""
     proc = subprocess.Popen([sys.executable, "-c", code])
-    sampler = bench.MemorySampler(proc.pid, script)
+    sampler = MemorySampler(proc.pid, script)
     sampler.start()
     proc.wait()
     sampler.stop()
     return sampler
 
 
-def test_sampler_sees_the_memory_of_the_whole_tree(bench):
+def test_sampler_sees_the_memory_of_the_whole_tree():
     # A parent that allocates ~60 MB and a child that allocates ~120 MB, both held for 1.5 s.
     child = "x = bytearray(120 * 1024 * 1024); import time; time.sleep(1.5)"
     parent = (
         "import subprocess, sys; x = bytearray(60 * 1024 * 1024); "
         f"subprocess.run([sys.executable, '-c', {child!r}])"
     )
-    sampler = sampled(bench, parent, "no-such-script")
+    sampler = sampled(parent, "no-such-script")
     assert sampler.samples >= 3
     assert 60e6 <= sampler.peak_driver < 120e6, "the driver is the root process only"
     assert sampler.peak_total >= 180e6, "the total counts the child too"
 
 
-def test_sampler_does_not_count_a_fork_before_its_exec(bench):
+def test_sampler_does_not_count_a_fork_before_its_exec():
     # The driver JVM forks to run shell commands: until the exec the child has the parent's
     # command line and shows the parent's pages, which are shared, not new memory.
     code = (
@@ -43,13 +50,13 @@ def test_sampler_does_not_count_a_fork_before_its_exec(bench):
         "if pid == 0:\n    time.sleep(1.5)\n    os._exit(0)\n"
         "os.waitpid(pid, 0)  # fork-marker\n"
     )
-    sampler = sampled(bench, code, "fork-marker")
+    sampler = sampled(code, "fork-marker")
     assert sampler.samples >= 3
     assert 150e6 <= sampler.peak_driver < 250e6
     assert sampler.peak_total < 250e6
 
 
-def test_event_log_profile_sums_tasks_and_finds_skew(bench, tmp_path):
+def test_event_log_profile_sums_tasks_and_finds_skew(tmp_path):
     def task(stage: int, ms: int, spill: int = 0) -> dict:
         return {
             "Event": "SparkListenerTaskEnd",
@@ -81,7 +88,7 @@ def test_event_log_profile_sums_tasks_and_finds_skew(bench, tmp_path):
     log.mkdir()
     (log / "events_1_local-1").write_text("\n".join(json.dumps(e) for e in events[:4]) + "\nnot json\n")
     (log / "events_2_local-1").write_text("\n".join(json.dumps(e) for e in events[4:]) + "\n")
-    p = bench.profile_event_logs([log])
+    p = profile_event_logs([log])
     assert (p["jobs"], p["stages"], p["tasks"]) == (1, 1, 9)
     assert p["spill_disk_mb"] == 5.0 and p["spill_memory_mb"] == 10.0
     assert p["shuffle_read_mb"] == 9.0 and p["shuffle_write_mb"] == 18.0
@@ -95,7 +102,7 @@ def test_event_log_profile_sums_tasks_and_finds_skew(bench, tmp_path):
     }
 
 
-def test_files_per_table_skips_metadata(bench, tmp_path):
+def test_files_per_table_skips_metadata(tmp_path):
     bronze, warehouse = tmp_path / "bronze", tmp_path / "wh"
     for day in ("flight_date=2013-01-01", "flight_date=2013-01-02"):
         (bronze / "flights" / day).mkdir(parents=True)
@@ -109,7 +116,7 @@ def test_files_per_table_skips_metadata(bench, tmp_path):
         b"y" * 4000
     )
     (warehouse / "silver.db" / "flights" / "year=2013" / "month=1" / ".part-0.parquet.crc").write_bytes(b"c")
-    found = bench.table_files(bronze, warehouse)
+    found = table_files(bronze, warehouse)
     assert found["bronze.flights"] == {
         "files": 6,
         "mb": 0.0,
@@ -121,7 +128,7 @@ def test_files_per_table_skips_metadata(bench, tmp_path):
     assert set(found) == {"bronze.flights", "silver.flights"}
 
 
-def test_checks_of_targets_and_scaling(bench):
+def test_checks_of_targets_and_scaling():
     def step(name: str, seconds: float, rss: float, stage: bool = True) -> dict:
         return {
             "name": name,
@@ -156,7 +163,7 @@ def test_checks_of_targets_and_scaling(bench):
             "steps": [step("ingest", 200, 1400), step("cleaning", 400, 1600), step("gold", 100, 1000)],
         },
     ]
-    checks = {c["check"]: (c["value"], c["ok"]) for c in bench.verdicts(cases)}
+    checks = {c["check"]: (c["value"], c["ok"]) for c in verdicts(cases)}
     assert checks["embedded streaming <= 60 s"] == (50, True)
     assert checks["embedded cleaning <= 45 s"] == (46, False)
     assert checks["embedded ML best hold-out AUC-ROC"] == (0.71, True)
@@ -167,20 +174,16 @@ def test_checks_of_targets_and_scaling(bench):
     assert checks["scaling gold driver RSS <= x1.5"] == (1.0, True)
 
 
-def test_sizes_flag(bench):
-    assert bench.parse_sizes("1000000,10000000") == [1_000_000, 10_000_000]
-    assert bench.parse_sizes("1M, 10M,500k") == [1_000_000, 10_000_000, 500_000]
-    assert bench.parse_sizes("") == []
+def test_sizes_flag():
+    assert parse_sizes("1000000,10000000") == [1_000_000, 10_000_000]
+    assert parse_sizes("1M, 10M,500k") == [1_000_000, 10_000_000, 500_000]
+    assert parse_sizes("") == []
 
 
-def test_case_config_is_rooted_in_the_bench_folder(bench, tmp_path):
+def test_case_config_is_rooted_in_the_bench_folder(tmp_path):
     base = write_config(tmp_path / "project")
     root = tmp_path / "bench" / "case"
-    path = bench.case_config(
-        base, root, {"embedded": True, "bts_files": ["/data/*.csv"], "openmeteo_files": []}
-    )
-    from flightpipe.core.settings import load_config
-
+    path = case_config(base, root, {"embedded": True, "bts_files": ["/data/*.csv"], "openmeteo_files": []})
     cfg = load_config(path)
     assert cfg.project.root == str(root)
     assert cfg.paths.bronze == str(root / "bronze")

@@ -15,6 +15,9 @@ from flightpipe.bronze.ingest import run_ingest
 from flightpipe.contracts import sources as S
 from flightpipe.core.cli import recorded
 from flightpipe.silver.cleaning import clean
+from flightpipe.tools.synth import flights as synthetic
+from flightpipe.tools.synth import reference
+from flightpipe.tools.synth.generate import generate
 
 YEAR = 2023
 
@@ -29,12 +32,12 @@ def data_lines(folder: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def generated(spark, synth, tmp_path_factory):
+def generated(spark, tmp_path_factory):
     """2,000 flights and two days of weather with seed 7, written twice, and once with seed 8."""
     base = tmp_path_factory.mktemp("synth")
     runs = {}
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
-        runs[name] = synth.generate(spark, 2_000, base / name, seed=seed, year=YEAR, weather_days=2)
+        runs[name] = generate(spark, 2_000, base / name, seed=seed, year=YEAR, weather_days=2)
     return base, runs
 
 
@@ -53,24 +56,24 @@ def test_same_seed_same_files_other_seed_other_files(generated):
     )
 
 
-def test_exact_row_count_one_file_per_month(generated, synth):
+def test_exact_row_count_one_file_per_month(generated):
     base, runs = generated
     assert data_lines(base / "a" / "bts") == 2_000
     # 2,000 rows are 6 daily flights for 333 days and 2 for 2 more: every month has flights.
-    expected = [synth.BTS_NAME.format(year=YEAR, month=m) for m in range(1, 13)]
+    expected = [reference.BTS_NAME.format(year=YEAR, month=m) for m in range(1, 13)]
     assert sorted(p.name for p in (base / "a" / "bts").iterdir()) == sorted(expected)
     assert runs["a"]["rows"] == 2_000
 
 
-def test_bts_header_in_order(generated, synth):
+def test_bts_header_in_order(generated):
     base, _ = generated
     for path in sorted((base / "a" / "bts").glob("*.csv")):
         with open(path, encoding="utf-8", newline="") as fh:
             header = next(csv.reader(fh))
-        assert header == list(synth.BTS_COLUMNS)
-    assert len(synth.BTS_COLUMNS) == 109
-    assert set(S.BTS_REQUIRED) <= set(synth.BTS_COLUMNS)
-    assert synth.BTS_COLUMNS[:7] == (
+        assert header == list(S.BTS_COLUMNS)
+    assert len(S.BTS_COLUMNS) == 109
+    assert set(S.BTS_REQUIRED) <= set(S.BTS_COLUMNS)
+    assert S.BTS_COLUMNS[:7] == (
         "Year",
         "Quarter",
         "Month",
@@ -79,7 +82,7 @@ def test_bts_header_in_order(generated, synth):
         "FlightDate",
         "Reporting_Airline",
     )
-    assert synth.BTS_COLUMNS[-1] == "Div5TailNum"
+    assert S.BTS_COLUMNS[-1] == "Div5TailNum"
 
 
 def test_rows_are_by_month_and_date(generated):
@@ -93,10 +96,10 @@ def test_rows_are_by_month_and_date(generated):
     assert dates[0] == "2023-02-01" and dates[-1] == "2023-02-28"
 
 
-def test_weather_is_open_meteo_hourly_json(generated, synth):
+def test_weather_is_open_meteo_hourly_json(generated):
     base, runs = generated
     files = sorted((base / "a" / "openmeteo").glob("*.json"))
-    assert len(files) == len(synth.load_airports()) == len(runs["a"]["openmeteo_files"])
+    assert len(files) == len(reference.load_airports()) == len(runs["a"]["openmeteo_files"])
     doc = json.loads((base / "a" / "openmeteo" / "ATL_2023.json").read_text(encoding="utf-8"))
     assert doc["utc_offset_seconds"] == 0
     assert doc["hourly_units"]["visibility"] == "m"
@@ -104,12 +107,12 @@ def test_weather_is_open_meteo_hourly_json(generated, synth):
     assert hourly["time"][:2] == ["2023-01-01T00:00", "2023-01-01T01:00"]
     assert hourly["time"][-1] == "2023-01-02T23:00"
     assert {len(v) for v in hourly.values()} == {48}
-    assert set(hourly) == set(synth.OPENMETEO_UNITS)
+    assert set(hourly) == set(reference.OPENMETEO_UNITS)
 
 
-def test_shape_is_realistic(spark, synth):
+def test_shape_is_realistic(spark):
     """Rates on 60,000 rows: cancellations, diversions, delay tail, skewed airports, day peaks."""
-    df = synth.flights(spark, 60_000, 11, YEAR).cache()
+    df = synthetic.flights(spark, 60_000, 11, YEAR).cache()
     num = {c: F.col(c).cast("double") for c in ("Cancelled", "Diverted", "DepDelay", "ArrDelay")}
     stats = df.agg(
         F.count(F.lit(1)).alias("rows"),
@@ -145,9 +148,9 @@ def test_shape_is_realistic(spark, synth):
     df.unpersist()
 
 
-def test_ingest_and_cleaning_accept_the_output(spark, synth, make_config, tmp_path, database, record):
+def test_ingest_and_cleaning_accept_the_output(spark, make_config, tmp_path, database, record):
     out = tmp_path / "synthetic"
-    synth.generate(spark, 3_000, out, seed=5, year=YEAR, weather_days=2)
+    generate(spark, 3_000, out, seed=5, year=YEAR, weather_days=2)
     cfg, _ = make_config(
         {
             "ingest": {
@@ -162,7 +165,7 @@ def test_ingest_and_cleaning_accept_the_output(spark, synth, make_config, tmp_pa
     flights = results[("flights_batch", "bts")]
     assert (flights.files, flights.rows, flights.rejected) == (12, 3_000, 0)
     weather = results[("weather", "openmeteo")]
-    assert (weather.rows, weather.rejected) == (len(synth.load_airports()) * 48, 0)
+    assert (weather.rows, weather.rejected) == (len(reference.load_airports()) * 48, 0)
 
     result = recorded(spark, cfg, "cleaning", clean)
     assert result.bronze_rows == 3_000
@@ -173,4 +176,4 @@ def test_ingest_and_cleaning_accept_the_output(spark, synth, make_config, tmp_pa
     silver = spark.table(f"{database}.flights")
     assert silver.count() == 3_000 - result.quarantined
     wx = spark.table(f"{database}.weather_hourly").where(F.col("source_format") == "openmeteo")
-    assert wx.select("airport").distinct().count() == len(synth.load_airports())
+    assert wx.select("airport").distinct().count() == len(reference.load_airports())

@@ -6,15 +6,15 @@ import pytest
 
 from flightpipe.core.cli import recorded
 from flightpipe.core.errors import PipelineError
-from flightpipe.gold import marts
-from tests.gold.conftest import drop_silver, free_port, gold_config, one_sentence, run_gold, tables
+from flightpipe.gold.stage import run_gold as gold_stage
+from tests.support.gold import gold_config, one_sentence, run_gold, tables
 
 WRONG_PASSWORD = "Wrong'pw\"-7c1f"
 
 
-def test_wrong_password_is_one_sentence_without_the_password(mariadb_server, tmp_path):
+def test_wrong_password_is_one_sentence_without_the_password(mariadb_server, tmp_path, database):
     # The password comes from the environment, as with .env, not from the YAML file.
-    _, path = gold_config(mariadb_server, tmp_path, {"gold": {"password": "${GOLD_DB_PASSWORD:-}"}})
+    _, path = gold_config(mariadb_server, tmp_path, database, {"gold": {"password": "${GOLD_DB_PASSWORD:-}"}})
     done = run_gold(path, {"GOLD_DB_PASSWORD": WRONG_PASSWORD})
     assert done.returncode == 1
     line = one_sentence(done.stderr)
@@ -25,9 +25,9 @@ def test_wrong_password_is_one_sentence_without_the_password(mariadb_server, tmp
         assert secret not in done.stderr and secret not in done.stdout and secret not in log
 
 
-def test_unreachable_server_is_one_sentence(mariadb_server, tmp_path):
-    port = free_port()  # nothing listens there
-    _, path = gold_config(mariadb_server, tmp_path, {"gold": {"port": port}})
+def test_unreachable_server_is_one_sentence(mariadb_server, tmp_path, database, free_port):
+    port = free_port  # nothing listens there
+    _, path = gold_config(mariadb_server, tmp_path, database, {"gold": {"port": port}})
     done = run_gold(path)
     assert done.returncode == 1
     line = one_sentence(done.stderr)
@@ -38,22 +38,21 @@ def test_unreachable_server_is_one_sentence(mariadb_server, tmp_path):
     assert mariadb_server.password not in done.stderr
 
 
-def test_missing_jdbc_jar_is_one_sentence(mariadb_server, tmp_path):
+def test_missing_jdbc_jar_is_one_sentence(mariadb_server, tmp_path, database):
     jar = tmp_path / "jars" / "mariadb-java-client.jar"
-    _, path = gold_config(mariadb_server, tmp_path, {"spark": {"jars": [str(jar)]}})
+    _, path = gold_config(mariadb_server, tmp_path, database, {"spark": {"jars": [str(jar)]}})
     done = run_gold(path)
     assert done.returncode == 1
     line = one_sentence(done.stderr)
     assert f"the JDBC driver jar {jar} is missing; run 'make setup'" in line
 
 
-def test_missing_silver_table_fails_before_touching_gold(spark, gold_cfg):
-    cfg, _ = gold_cfg
-    drop_silver(spark)
+def test_missing_silver_table_fails_before_touching_gold(spark, gold_cfg, database):
+    cfg, _ = gold_cfg  # this test's silver database was never created
     with pytest.raises(PipelineError) as failure:
-        recorded(spark, cfg, "gold", marts.run_gold)
+        recorded(spark, cfg, "gold", gold_stage)
     assert str(failure.value) == (
-        f"silver table silver.flights does not exist in the metastore at {cfg.paths.metastore_db}; "
+        f"silver table {database}.flights does not exist in the metastore at {cfg.paths.metastore_db}; "
         "run cleaning.py first."
     )
     assert tables(cfg) == set()

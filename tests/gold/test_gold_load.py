@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from flightpipe.contracts.gold import ALL_TABLES
+from flightpipe.core.catalog import ensure_database
 from flightpipe.core.cli import recorded
-from flightpipe.gold import marts, report
-from tests.gold import gold_data
-from tests.gold.conftest import drop_silver, empty_gold_database, gold_config, query, tables, write_silver
+from flightpipe.gold import report
+from flightpipe.gold.stage import run_gold
+from tests.support import gold_data
+from tests.support.gold import drop_silver, empty_gold_database, gold_config, query, tables, write_silver
 
-ORDER_BY = {spec.name: ", ".join(f"`{k}`" for k in spec.primary_key) for spec in marts.ALL_TABLES}
+ORDER_BY = {spec.name: ", ".join(f"`{k}`" for k in spec.primary_key) for spec in ALL_TABLES}
 
 
 def snapshot(cfg) -> dict[str, list[tuple]]:
@@ -28,17 +31,15 @@ def create_tables(cfg) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def first_run(spark, mariadb_server, tmp_path_factory):
-    """gold run once on the fixture: (config, tables right after it)."""
+def first_run(spark, mariadb_server, tmp_path_factory, module_database):
+    """gold run once on the fixture in the module's own silver database: (config, tables right after it)."""
     empty_gold_database(mariadb_server)
-    cfg, _ = gold_config(mariadb_server, tmp_path_factory.mktemp("gold-run"))
-    from flightpipe.core.catalog import ensure_database
-
-    ensure_database(spark, "silver", cfg.paths.warehouse)
-    write_silver(spark)
-    assert recorded(spark, cfg, "gold", marts.run_gold) == 0
+    cfg, _ = gold_config(mariadb_server, tmp_path_factory.mktemp("gold-run"), module_database)
+    ensure_database(spark, module_database, cfg.paths.warehouse)
+    write_silver(spark, module_database)
+    assert recorded(spark, cfg, "gold", run_gold) == 0
     yield cfg, snapshot(cfg), create_tables(cfg)
-    drop_silver(spark)
+    drop_silver(spark, module_database)
 
 
 def _normalise(rows: list[tuple]) -> list[tuple]:
@@ -75,7 +76,7 @@ def test_flights_count_every_scheduled_flight_and_factors_add_up(first_run):
 def test_tables_are_typed_keyed_indexed_and_commented(first_run):
     cfg, _, ddl = first_run
     assert tables(cfg) == set(ORDER_BY), "staging or old tables were left behind"
-    for spec in marts.ALL_TABLES:
+    for spec in ALL_TABLES:
         text = ddl[spec.name]
         assert "PRIMARY KEY (" + ",".join(f"`{k}`" for k in spec.primary_key) + ")" in text
         for cols in spec.indexes:
@@ -129,7 +130,7 @@ def test_report_is_written_self_contained_and_names_every_chart(first_run):
 
 def test_second_run_leaves_identical_tables(first_run, spark):
     cfg, before, ddl_before = first_run
-    assert recorded(spark, cfg, "gold", marts.run_gold) == 0
+    assert recorded(spark, cfg, "gold", run_gold) == 0
     after = snapshot(cfg)
     for name in ORDER_BY:
         if name != "pipeline_runs":

@@ -7,7 +7,7 @@ import pytest
 
 from flightpipe.core.settings import load_config
 from flightpipe.gold import server as mariadb
-from tests.gold.conftest import admin, one_sentence, run_gold, run_script, start_server, stop_server
+from tests.support.gold import admin, one_sentence, run_gold, run_script, start_server, stop_server
 from tests.support.project import write_config
 
 
@@ -27,7 +27,7 @@ def test_script_lifecycle_user_rights_and_gold_against_a_stopped_server(tmp_path
     try:
         status = run_script("status", server.config)
         assert status.returncode == 0 and "MariaDB is running (pid " in status.stderr
-        pid = mariadb.running_pid(load_config(server.config, environ={}))
+        pid = mariadb.running_pid(load_config(server.config, environ={}).mariadb)
         assert pid is not None
 
         again = run_script("start", server.config)

@@ -8,9 +8,10 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType, LongType, StructType
 
+from flightpipe.contracts import gold as contracts
 from flightpipe.contracts.silver import PIPELINE_RUNS, SILVER_WEATHER_HOURLY
 from flightpipe.gold import jdbc, marts
-from tests.gold import gold_data
+from tests.support import gold_data
 
 
 def facts(spark):
@@ -26,7 +27,7 @@ def expected(spark, name, actual):
 def test_delay_by_carrier_matches_hand_computed_values(spark):
     airlines = spark.createDataFrame(gold_data.AIRLINE_ROWS, gold_data.SCHEMAS["airlines"])
     actual = marts.delay_by_carrier(facts(spark), airlines)
-    assert actual.columns == marts.DELAY_BY_CARRIER.column_names
+    assert actual.columns == contracts.DELAY_BY_CARRIER.column_names
     types = {f.name: f.dataType for f in actual.schema.fields}
     assert types["flights"] == LongType() and types["delay_rate"] == DecimalType(5, 4)
     assert types["p90_arr_delay_min"] == DecimalType(8, 2)
@@ -73,7 +74,7 @@ def test_model_performance_reads_columns_by_name_in_any_spelling(spark):
 def test_model_performance_of_a_missing_table_is_empty(spark):
     actual = marts.model_performance(spark.createDataFrame([], StructType([])))
     assert actual.count() == 0
-    assert actual.columns == marts.MODEL_PERFORMANCE.column_names
+    assert actual.columns == contracts.MODEL_PERFORMANCE.column_names
 
 
 def test_pipeline_runs_keeps_one_row_per_stage_run(spark):
@@ -84,12 +85,12 @@ def test_pipeline_runs_keeps_one_row_per_stage_run(spark):
 
 
 def test_every_spec_gives_valid_ddl_with_keys_and_comments():
-    for spec in marts.ALL_TABLES:
+    for spec in contracts.ALL_TABLES:
         ddl = jdbc.create_table_sql(spec, spec.name + "__stage")
         assert ddl.startswith(f"CREATE TABLE `{spec.name}__stage` (")
         assert "PRIMARY KEY (" in ddl and ddl.count("COMMENT '") == len(spec.columns)
         assert set(spec.primary_key) <= set(spec.column_names)
         key_types = {c.name: c.sql_type for c in spec.columns if c.name in spec.primary_key}
         assert all("TEXT" not in t and "NOT NULL" in t for t in key_types.values())
-    ddl = jdbc.create_table_sql(marts.WEATHER_IMPACT)
+    ddl = jdbc.create_table_sql(contracts.WEATHER_IMPACT)
     assert "COMMENT='Delays by weather" in ddl and "(''unknown'' = no weather record)" in ddl

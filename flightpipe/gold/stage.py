@@ -1,0 +1,106 @@
+"""The gold stage: read silver, build the marts, load them into MariaDB in one swap, write the report.
+
+:func:`read_silver` is the extract, :func:`flightpipe.gold.jdbc.load_tables` the load,
+:func:`run_gold` the stage function the lifecycle calls.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+from flightpipe.contracts.gold import FACT_COLUMNS, REQUIRED_SILVER
+from flightpipe.contracts.silver import PIPELINE_RUNS as RUNS_SCHEMA
+from flightpipe.core import runlog
+from flightpipe.core.errors import PipelineError
+from flightpipe.core.settings import Settings
+from flightpipe.gold import jdbc, report
+from flightpipe.gold.marts import Silver, build_marts
+
+log = logging.getLogger("flightpipe.gold")
+
+
+def _required_table(spark: SparkSession, table: str, columns: tuple[str, ...], metastore: str) -> DataFrame:
+    if not spark.catalog.tableExists(table):
+        raise PipelineError(
+            f"silver table {table} does not exist in the metastore at {metastore}; run cleaning.py first."
+        )
+    df = spark.table(table)
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise PipelineError(
+            f"silver table {table} lacks the column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}; run cleaning.py again to rebuild it."
+        )
+    return df
+
+
+def read_silver(spark: SparkSession, database: str, metastore: str) -> Silver:
+    """The silver tables, checked for existence and for the columns the marts use."""
+    tables = {
+        name: _required_table(spark, f"{database}.{name}", columns, metastore)
+        for name, columns in REQUIRED_SILVER.items()
+    }
+    metrics_table = f"{database}.model_metrics"
+    has_metrics = spark.catalog.tableExists(metrics_table)
+    if has_metrics:
+        metrics = spark.table(metrics_table)
+    else:
+        log.info("%s does not exist (ML.py has not run): model_performance will be empty", metrics_table)
+        metrics = spark.createDataFrame([], StructType([]))
+    runs_table = f"{database}.pipeline_runs"
+    if spark.catalog.tableExists(runs_table):
+        runs = spark.table(runs_table)
+    else:
+        runs = spark.createDataFrame([], RUNS_SCHEMA)
+    return Silver(
+        flights=tables["flights"],
+        weather=tables["weather_hourly"],
+        airlines=tables["airlines"],
+        airports=tables["airports"],
+        model_metrics=metrics,
+        pipeline_runs=runs,
+        has_model_metrics=has_metrics,
+    )
+
+
+def check_gold_target(cfg: Settings) -> None:
+    """The stage's pre-session check (``before_session``): driver jar, server and login."""
+    jdbc.check_target(cfg.gold, cfg.spark.jars, cfg.config_file)
+
+
+def run_gold(spark: SparkSession, cfg: Settings, stage: runlog.StageRun) -> int:
+    """The gold stage: silver -> marts -> MariaDB (atomic swap) -> reports/index.html."""
+    gold = cfg.gold
+    check_gold_target(cfg)
+    silver = read_silver(spark, cfg.catalog.silver_database, cfg.paths.metastore_db)
+    silver.flights = silver.flights.select(*FACT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
+    built = [(spec, df.persist(StorageLevel.MEMORY_AND_DISK)) for spec, df in build_marts(silver)]
+    try:
+        # One job scans silver.flights once and materialises every mart.
+        stage.rows_in, *expected = jdbc.count_rows([silver.flights, *(df for _, df in built)])
+        log.info("silver.flights: %d flights", stage.rows_in)
+        counts = jdbc.load_tables(gold, built, expected)
+        stage.rows_out = sum(counts.values())
+        stage.details = {"tables": counts, "model_metrics_found": silver.has_model_metrics}
+        log.info(
+            "loaded %d tables (%d rows) into %s at %s:%s",
+            len(counts),
+            stage.rows_out,
+            gold.database,
+            gold.host,
+            gold.port,
+        )
+        if not silver.has_model_metrics:
+            log.info("model_performance is empty: silver.model_metrics does not exist yet (run ML.py)")
+        marts = {spec.name: df for spec, df in built}
+        data = report.collect_data(cfg.project.name, gold.report_top_routes, marts, silver.has_model_metrics)
+        log.info("report: %s", report.write_report(cfg.paths.reports, data))
+    finally:
+        for _, df in built:
+            df.unpersist()
+        silver.flights.unpersist()
+    return 0
