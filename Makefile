@@ -26,7 +26,7 @@ demo: setup
 
 # The shared package as one zip, shipped to cluster executors with --py-files.
 dist: dist/flightpipe.zip
-dist/flightpipe.zip: $(wildcard flightpipe/*.py flightpipe/*/*.py)
+dist/flightpipe.zip: $(wildcard flightpipe/*.py flightpipe/*/*.py flightpipe/*/*/*.py)
 	@mkdir -p dist
 	@rm -f $@
 	cd $(ROOT) && $(PY) -c "import zipfile, glob; z = zipfile.ZipFile('$@', 'w'); [z.write(f) for f in sorted(glob.glob('flightpipe/**/*.py', recursive=True))]; z.close()"
@@ -52,8 +52,10 @@ cluster-demo: setup dist
 	$(PY) scripts/pipeline.py --config $(CONFIG) --master spark://127.0.0.1:$${SPARK_MASTER_PORT:-7077} \
 		--py-files $(ROOT)/dist/flightpipe.zip; code=$$?; bash scripts/cluster.sh stop; exit $$code
 
+# TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 lint: setup
 	$(VENV)/bin/ruff check .

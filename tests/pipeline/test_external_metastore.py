@@ -8,7 +8,7 @@ import subprocess
 import mysql.connector
 
 from flightpipe.gold import server as mariadb
-from tests.gold.conftest import run_script, start_server
+from tests.support.gold import run_script, start_server
 from tests.support.project import PYTHON, REPO, write_config
 
 PROBE = REPO / "tests" / "pipeline" / "metastore_probe.py"
