@@ -52,6 +52,7 @@ class ReportData:
     models: list[Row] = field(default_factory=list)
     runs: list[Row] = field(default_factory=list)
     has_model_metrics: bool = True
+    silver_database: str = "silver"
 
 
 def _num(value: Any) -> float | None:
@@ -223,9 +224,9 @@ def render(data: ReportData) -> str:
     else:
         model_body = '<p class="empty">No model metrics to show.</p>'
         model_note = (
-            "silver.model_metrics does not exist yet: run ML.py, then gold.py."
+            f"{data.silver_database}.model_metrics does not exist yet: run ML.py, then gold.py."
             if not data.has_model_metrics
-            else "silver.model_metrics holds no rows."
+            else f"{data.silver_database}.model_metrics holds no rows."
         )
 
     last_runs: dict[str, Row] = {}
@@ -287,7 +288,7 @@ def _rows(df: DataFrame) -> list[Row]:
 
 
 def collect_data(
-    project: str, top_routes: int, marts: dict[str, DataFrame], has_model_metrics: bool
+    project: str, top_routes: int, marts: dict[str, DataFrame], has_model_metrics: bool, silver_database: str
 ) -> ReportData:
     """The small mart results the page needs (routes cut to the ``top_routes`` busiest on the executors)."""
     runs = marts["pipeline_runs"]
@@ -305,6 +306,7 @@ def collect_data(
         models=_rows(marts["model_performance"]),
         runs=_rows(runs.withColumn("_n", F.row_number().over(newest)).where("_n = 1").drop("_n")),
         has_model_metrics=has_model_metrics,
+        silver_database=silver_database,
     )
 
 

@@ -74,15 +74,15 @@ def check_gold_target(cfg: Settings) -> None:
 
 def run_gold(spark: SparkSession, cfg: Settings, stage: runlog.StageRun) -> int:
     """The gold stage: silver -> marts -> MariaDB (atomic swap) -> reports/index.html."""
-    gold = cfg.gold
+    gold, database = cfg.gold, cfg.catalog.silver_database
     check_gold_target(cfg)
-    silver = read_silver(spark, cfg.catalog.silver_database, cfg.paths.metastore_db)
+    silver = read_silver(spark, database, cfg.paths.metastore_db)
     silver.flights = silver.flights.select(*FACT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
     built = [(spec, df.persist(StorageLevel.MEMORY_AND_DISK)) for spec, df in build_marts(silver)]
     try:
         # One job scans silver.flights once and materialises every mart.
         stage.rows_in, *expected = jdbc.count_rows([silver.flights, *(df for _, df in built)])
-        log.info("silver.flights: %d flights", stage.rows_in)
+        log.info("%s.flights: %d flights", database, stage.rows_in)
         counts = jdbc.load_tables(gold, built, expected)
         stage.rows_out = sum(counts.values())
         stage.details = {"tables": counts, "model_metrics_found": silver.has_model_metrics}
@@ -95,9 +95,15 @@ def run_gold(spark: SparkSession, cfg: Settings, stage: runlog.StageRun) -> int:
             gold.port,
         )
         if not silver.has_model_metrics:
-            log.info("model_performance is empty: silver.model_metrics does not exist yet (run ML.py)")
+            log.info("model_performance is empty: %s.model_metrics does not exist yet (run ML.py)", database)
         marts = {spec.name: df for spec, df in built}
-        data = report.collect_data(cfg.project.name, gold.report_top_routes, marts, silver.has_model_metrics)
+        data = report.collect_data(
+            cfg.project.name,
+            gold.report_top_routes,
+            marts,
+            silver.has_model_metrics,
+            database,
+        )
         log.info("report: %s", report.write_report(cfg.paths.reports, data))
     finally:
         for _, df in built:

@@ -68,6 +68,8 @@ def test_missing_model_metrics_is_said_not_hidden():
     assert "silver.model_metrics does not exist yet: run ML.py, then gold.py." in page
     page = report.render(data(models=[], has_model_metrics=True))
     assert "silver.model_metrics holds no rows." in page
+    page = report.render(data(models=[], has_model_metrics=False, silver_database="analytics"))
+    assert "analytics.model_metrics does not exist yet" in page
 
 
 def test_empty_marts_render_without_errors():
