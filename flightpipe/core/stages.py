@@ -157,9 +157,9 @@ GRAPH: tuple[Stage, ...] = (
 
 
 def stage(name: str, graph: Iterable[Stage] = GRAPH) -> Stage:
-    """The stage called ``name`` (its run-record name or its step name)."""
+    """The stage called ``name`` (its run-record name or its step name, in any case)."""
     for s in graph:
-        if name in (s.name, s.step):
+        if name.lower() in (s.name, s.step):
             return s
     known = ", ".join(s.step for s in graph)
     raise PipelineError(f"there is no stage '{name}'; the stages are {known}.")
@@ -207,4 +207,28 @@ def downstream(name: str, graph: Iterable[Stage] = GRAPH) -> list[Stage]:
         if wanted & set(s.needs):
             wanted.add(s.name)
     wanted.discard(stage(name, stages).name)
+    return [s for s in stages if s.name in wanted]
+
+
+def select(expressions: Iterable[str], graph: Iterable[Stage] = GRAPH) -> list[Stage]:
+    """The stages a selection names, in run order (the ``--select`` syntax of dbt).
+
+    ``cleaning`` is that stage, ``cleaning+`` it and what depends on it, ``+gold`` it and what it
+    needs, ``+ml+`` both; several expressions (or one with commas) select their union.
+    """
+    stages = order(graph)
+    wanted: set[str] = set()
+    for expression in expressions:
+        for part in (p.strip() for p in expression.split(",")):
+            if not part:
+                continue
+            name = part.strip("+")
+            if not name:
+                raise PipelineError(f"the selection '{part}' names no stage; write e.g. cleaning+ or +gold.")
+            chosen = stage(name, stages)
+            wanted.add(chosen.name)
+            if part.startswith("+"):
+                wanted |= {s.name for s in upstream(chosen.name, stages)}
+            if part.endswith("+"):
+                wanted |= {s.name for s in downstream(chosen.name, stages)}
     return [s for s in stages if s.name in wanted]

@@ -2,12 +2,13 @@
 
 Usage:
     python scripts/pipeline.py [--config conf/pipeline.yaml] [--master URL] [--py-files ZIP]
-                               [--replay-start DATE] [--replay-end DATE] [--skip STAGE ...]
-                               [--nightly] [--no-train]
+                               [--replay-start DATE] [--replay-end DATE] [--select STAGE ...]
+                               [--skip STAGE ...] [--nightly] [--no-train]
 
 Used by ``make demo`` (the embedded data), ``make cluster-demo`` (the same stages on a
 standalone cluster) and ``scripts/nightly.sh`` (cron, ``--nightly``). The steps and their
-order are the stage graph (flightpipe.core.stages). Every stage shares one run id
+order are the stage graph (flightpipe.core.stages); ``--select cleaning+`` runs a stage and
+what depends on it, ``--select +gold`` a stage and what it needs. Every stage shares one run id
 (PIPELINE_RUN_ID); the run stops at the first failing stage, whose one-line error is
 already on stderr, and ends with a table: stage, seconds, rows in/out/rejected, status.
 """
@@ -57,7 +58,10 @@ def selected(args: argparse.Namespace) -> list[Stage]:
     skip = set(args.skip)
     if args.no_train:
         skip.add(stages.stage("ml").step)
-    chosen = [s for s in stages.order() if s.step not in skip]
+    chosen = stages.select(args.select) if args.select else stages.order()
+    for name in skip:
+        stages.stage(name)  # an unknown name is one sentence, not a silent no-op
+    chosen = [s for s in chosen if s.step not in skip and s.name not in skip]
     if args.nightly:
         # At night new files arrive on their own: no feed step drops any.
         chosen = [s for s in chosen if s.kind != "feed"]
@@ -93,6 +97,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--replay-end", default="2013-12-31", help="last day the replay feed drops")
     p.add_argument("--score-start", default="2013-10-01", help="first flight date ML.py --score scores")
     p.add_argument("--score-end", default="2013-12-31", help="last flight date ML.py --score scores")
+    p.add_argument(
+        "--select",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="STAGE",
+        help="run only these stages: NAME, NAME+ (and what depends on it), +NAME (and what it needs)",
+    )
     p.add_argument(
         "--skip", nargs="*", action="extend", default=[], help="stages to leave out (e.g. mariadb replay)"
     )

@@ -103,3 +103,35 @@ def test_a_cycle_or_an_unknown_need_is_refused():
 def test_ties_keep_the_declaration_order():
     graph = (Stage("z", "z.py"), Stage("y", "y.py", needs=("x",)), Stage("x", "x.py"))
     assert names(stages.order(graph)) == ["z", "x", "y"]
+
+
+def test_select_a_stage_what_depends_on_it_and_what_it_needs():
+    assert names(stages.select(["cleaning+"])) == ["cleaning", "ml", "ml-score", "gold"]
+    assert names(stages.select(["+gold"])) == [
+        "mariadb",
+        "ingest",
+        "replay",
+        "streaming",
+        "cleaning",
+        "ml",
+        "gold",
+    ]
+    assert names(stages.select(["ML"])) == ["ml"]
+    assert names(stages.select(["ml-train+"])) == ["ml", "ml-score", "gold"]
+    assert names(stages.select(["+streaming+"])) == [
+        "replay",
+        "streaming",
+        "cleaning",
+        "ml",
+        "ml-score",
+        "gold",
+    ]
+    # A union, in run order whatever the order given.
+    assert names(stages.select(["gold,ingest", "mariadb"])) == ["mariadb", "ingest", "gold"]
+
+
+def test_a_selection_of_nothing_or_of_an_unknown_stage_is_one_sentence():
+    with pytest.raises(PipelineError, match=r"^the selection '\+' names no stage; write e\.g\. cleaning\+"):
+        stages.select(["+"])
+    with pytest.raises(PipelineError, match=r"^there is no stage 'silverr'; the stages are "):
+        stages.select(["silverr+"])

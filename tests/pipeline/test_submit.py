@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+import pytest
+
+from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import JIT_OPTION
 from flightpipe.core.stages import stage
 from flightpipe.core.submit import SubmitSettings, spark_submit_command
@@ -89,3 +92,17 @@ def test_nightly_leaves_out_the_feed_and_no_train_the_training():
     assert steps == ["mariadb", "ingest", "streaming", "cleaning", "ml-score", "gold"]
     steps = [s.step for s in selected(pipeline_args("--skip", "mariadb", "replay"))]
     assert steps == ["ingest", "streaming", "cleaning", "ml-train", "ml-score", "gold"]
+
+
+def test_select_picks_from_the_graph_and_skip_still_applies():
+    steps = [s.step for s in selected(pipeline_args("--select", "cleaning+"))]
+    assert steps == ["cleaning", "ml-train", "ml-score", "gold"]
+    steps = [s.step for s in selected(pipeline_args("--select", "+cleaning", "--skip", "replay"))]
+    assert steps == ["ingest", "streaming", "cleaning"]
+    steps = [s.step for s in selected(pipeline_args("--select", "+gold", "--nightly", "--no-train"))]
+    assert steps == ["mariadb", "ingest", "streaming", "cleaning", "gold"]
+
+
+def test_an_unknown_skip_is_one_sentence():
+    with pytest.raises(PipelineError, match=r"^there is no stage 'mariadbb'"):
+        selected(pipeline_args("--skip", "mariadbb"))
