@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import off_heap_conf
-from flightpipe.core.settings import interpolate, load_config, read_dotenv
+from flightpipe.core.settings import PACKAGE_ROOT, interpolate, load_config, read_dotenv
 from tests.support.project import BASE_CONFIG
 
 
@@ -117,3 +118,31 @@ def test_the_driver_jvm_runs_with_two_malloc_arenas(spark):
     # Written by make setup into the venv Spark's spark-env.sh, which spark-submit sources.
     jvm = spark.sparkContext._jvm
     assert jvm.java.lang.System.getenv("MALLOC_ARENA_MAX") == "2"
+
+
+def test_pipeline_root_moves_data_only_program_files_stay_with_the_installation(tmp_path):
+    root = tmp_path / "elsewhere"
+    path = _write(tmp_path, lambda raw: raw["project"].update(root="${PIPELINE_ROOT:-}"))
+    cfg = load_config(path, environ={"PIPELINE_ROOT": str(root)})
+    assert cfg.paths.bronze == str(root / "bronze")
+    # The JDBC jar and the log4j file ship with the code, whatever the data root.
+    assert cfg.spark.jars == (str(PACKAGE_ROOT / "jars" / "mariadb-java-client.jar"),)
+    assert cfg.spark.log4j_config == str(PACKAGE_ROOT / "conf" / "log4j2.properties")
+    assert Path(cfg.spark.log4j_config).is_file()
+
+
+def test_ml_grids_are_numbers_at_load_and_a_typo_names_the_key(tmp_path):
+    cfg = load_config(BASE_CONFIG, environ={})
+    assert all(isinstance(v, float) for v in cfg.ml.gbt.step_sizes)
+    assert all(isinstance(v, int) for v in cfg.ml.gbt.max_depths)
+    path = _write(tmp_path, lambda raw: raw["ml"]["gbt"].update(step_sizes=[0.1, "0.2x"]))
+    with pytest.raises(PipelineError, match=r"^config key 'ml\.gbt\.step_sizes.*' in .*pipeline\.yaml"):
+        load_config(path, environ={})
+
+
+def test_settings_are_frozen():
+    cfg = load_config(BASE_CONFIG, environ={})
+    with pytest.raises(ValidationError):
+        cfg.paths.bronze = "/tmp/other"
+    with pytest.raises(TypeError):
+        cfg.cleaning.rule_actions["unique_key"] = "warn"
