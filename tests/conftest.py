@@ -66,21 +66,3 @@ def spark(tmp_path_factory):
     yield session
     session.stop()
 
-
-# The longest modules first, so that with ``-n 2`` (pytest-xdist, whole files per worker) neither
-# worker is left with a long script test at the end while the other is idle.
-_FIRST = (
-    "pipeline/test_end_to_end.py",
-    "pipeline/test_cluster.py",
-    "streaming/test_scripts.py",
-    "ml/test_ml_train.py",
-    "bench/test_synth.py",
-)
-
-
-def pytest_collection_modifyitems(items):
-    def rank(item) -> int:
-        path = item.nodeid.split("::", 1)[0]
-        return next((i for i, name in enumerate(_FIRST) if path.endswith(name)), len(_FIRST))
-
-    items.sort(key=rank)

@@ -41,7 +41,7 @@ def cluster(tmp_path):
         assert "running" not in status.stdout
 
 
-def test_ingest_and_streaming_run_unchanged_on_a_standalone_cluster(cluster, tmp_path):
+def test_ingest_and_streaming_run_unchanged_on_a_standalone_cluster(cluster, tmp_path, spark):
     zip_path = tmp_path / "flightpipe.zip"
     made = subprocess.run(
         ["make", "-s", "-C", str(REPO), "dist/flightpipe.zip"], capture_output=True, text=True, timeout=120
@@ -97,12 +97,8 @@ def test_ingest_and_streaming_run_unchanged_on_a_standalone_cluster(cluster, tmp
     apps = [p for p in work.iterdir() if p.name.startswith("app-")] if work.is_dir() else []
     assert apps, "no application ran on the worker"
 
-    from pyspark.sql import SparkSession
-
-    spark = SparkSession.getActiveSession()
-    check = spark or SparkSession.builder.master("local[1]").getOrCreate()
-    weather = check.read.parquet(str(root / "bronze" / "weather" / "source_format=openmeteo"))
+    weather = spark.read.parquet(str(root / "bronze" / "weather" / "source_format=openmeteo"))
     assert weather.count() == 48
-    flights = check.read.parquet(str(root / "bronze" / "flights"))
+    flights = spark.read.parquet(str(root / "bronze" / "flights"))
     expected = flights_on(["2013-02-01", "2013-02-02"])
     assert flights.count() == expected
