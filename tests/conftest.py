@@ -65,4 +65,3 @@ def spark(tmp_path_factory):
     session = build_session(session_cfg, "tests")
     yield session
     session.stop()
-
