@@ -152,12 +152,11 @@ def fetch(path: str, folder: str) -> str:
     size or modification time changed; plain paths are returned as they are."""
     if not is_uri(path):
         return path
-    _, fs, hpath = _hadoop(path)
+    jvm, fs, hpath = _hadoop(path)
     status = fs.getFileStatus(hpath)
     stamp = f"{status.getLen()}-{status.getModificationTime()}"
     target = Path(folder) / f"{uuid.uuid5(uuid.NAMESPACE_URL, path).hex[:12]}-{stamp}" / name(path)
     if not target.is_file():
-        jvm, _ = _jvm()
         part = target.with_name(f".{target.name}.part")
         part.parent.mkdir(parents=True, exist_ok=True)
         # The raw local file system writes no .crc file beside the copy.
