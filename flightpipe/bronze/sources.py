@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import gzip
 import hashlib
+import io
 import json
 import zipfile
 from dataclasses import dataclass
@@ -89,12 +90,26 @@ def readable_copy(path: str, checksum: str, cache_dir: str) -> str:
     return path
 
 
-def read_header(path: str) -> list[str]:
-    """The first line of a CSV file, split on commas (quotes removed)."""
+def _first_line(path: str) -> str:
+    if path.endswith(".zip"):
+        # A zip not extracted yet (a dry run): its one CSV member is read in place.
+        with zipfile.ZipFile(path) as archive:
+            members = [m for m in archive.namelist() if m.lower().endswith(".csv")]
+            if len(members) != 1:
+                raise PipelineError(f"zip file {path} holds {len(members)} CSV files, expected exactly one.")
+            with archive.open(members[0]) as raw:
+                return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="").readline()
     opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
+        return fh.readline()
+
+
+def read_header(path: str) -> list[str]:
+    """The first line of a CSV file (plain, .gz or a one-CSV .zip), split on commas (quotes removed)."""
     try:
-        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
-            line = fh.readline()
+        line = _first_line(path)
+    except zipfile.BadZipFile as exc:
+        raise PipelineError(f"file {path} is not a valid zip archive; download it again.") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise PipelineError(f"file {path} could not be read as CSV text ({exc}).") from exc
     if not line.strip():

@@ -22,6 +22,7 @@ from flightpipe.core.settings import Settings, default_config_path, load_config
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from flightpipe.core.dryrun import DryRun
     from flightpipe.core.runlog import StageRun
 
 log = logging.getLogger("flightpipe")
@@ -34,6 +35,11 @@ def base_parser(description: str) -> argparse.ArgumentParser:
         "--config",
         default=default_config_path(),
         help="pipeline config (default: conf/pipeline.yaml of the project)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the config and every input, print what the run would read and write, write nothing",
     )
     return parser
 
@@ -95,7 +101,9 @@ def translate(exc: BaseException, cfg: Settings | None) -> str | None:
     return None
 
 
-def run(stage: str, config_path: str, body: Callable[[Settings], int | None]) -> int:
+def run(
+    stage: str, config_path: str, body: Callable[[Settings], int | None], *, log_to_file: bool = True
+) -> int:
     """Load the config, set up logging, run ``body(cfg)``; return the exit code.
 
     A PipelineError prints its sentence; any other failure prints one line and
@@ -106,7 +114,7 @@ def run(stage: str, config_path: str, body: Callable[[Settings], int | None]) ->
     log_file: Path | None = None
     try:
         cfg = load_config(config_path)
-        log_file = setup_logging(stage, cfg.paths.logs)
+        log_file = setup_logging(stage, cfg.paths.logs if log_to_file else None)
         code = body(cfg)
         return int(code or 0)
     except PipelineError as exc:
@@ -195,3 +203,34 @@ def recorded(
     if hive:
         runlog.sync_to_hive(spark, runs, database, warehouse)
     return out
+
+
+Describe = Callable[["SparkSession | None", Settings], "DryRun"]
+
+
+def dry_run(
+    stage: str,
+    config_path: str,
+    describe: Describe,
+    *,
+    spark: bool | Callable[[Settings], bool] = True,
+    hive: bool = True,
+) -> int:
+    """Print what ``stage`` would do, from ``describe(spark, cfg)``; write nothing.
+
+    No run record and no stage log file. ``spark`` says whether the plan needs a session (to
+    read bronze or the metastore), or decides it from the config (URIs need Spark's JVM).
+    """
+    from flightpipe.core.dryrun import CHECK, dry_run_session
+
+    def body(cfg: Settings) -> int:
+        if not (spark(cfg) if callable(spark) else spark):
+            plan = describe(None, cfg)
+        else:
+            with dry_run_session(cfg, stage, hive=hive) as session:
+                plan = describe(session, cfg)
+        plan.lines.insert(0, (CHECK, cfg.config_file, "valid"))
+        print(plan.render(), flush=True)
+        return 0
+
+    return run(stage, config_path, body, log_to_file=False)

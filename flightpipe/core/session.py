@@ -158,13 +158,20 @@ def session_conf(
 
 
 def build_session(
-    cfg: Settings, app: str, hive: bool = True, defaults: Mapping[str, str] | None = None
+    cfg: Settings,
+    app: str,
+    hive: bool = True,
+    defaults: Mapping[str, str] | None = None,
+    create_dirs: bool = True,
 ) -> SparkSession:
-    """Build (or reuse) the session: master from config, UTC, Hive metastore at the project root."""
+    """Build (or reuse) the session: master from config, UTC, Hive metastore at the project root.
+
+    ``create_dirs=False`` (dry runs) leaves a missing warehouse folder missing.
+    """
     check_java()
     if hive:
         check_derby_free(cfg)
-    for folder in (cfg.paths.logs, cfg.paths.warehouse):
+    for folder in (cfg.paths.logs, cfg.paths.warehouse) if create_dirs else (cfg.paths.logs,):
         storage.makedirs(folder)
     builder = SparkSession.builder
     for key, value in session_conf(cfg, app, hive, defaults).items():

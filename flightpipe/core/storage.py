@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from flightpipe.core.errors import PipelineError
 
@@ -136,6 +137,21 @@ def is_file(path: str) -> bool:
         _, fs, hpath = _hadoop(path)
         return bool(fs.exists(hpath) and fs.getFileStatus(hpath).isFile())
     return Path(path).is_file()
+
+
+def file_size(path: str) -> int:
+    """Bytes in one file."""
+    if is_uri(path):
+        _, fs, hpath = _hadoop(path)
+        return int(fs.getFileStatus(hpath).getLen())
+    return Path(path).stat().st_size
+
+
+def plain_path(path: str) -> str:
+    """A ``file:`` URI as the local path it names (percent-decoded); other paths as they are."""
+    if path.startswith("file:"):
+        return unquote(urlparse(path).path)
+    return path
 
 
 def glob(pattern: str) -> list[str]:
