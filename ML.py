@@ -1,8 +1,8 @@
 """Train the flight-delay models on silver, or score a date range with the latest one.
 
 Usage:
-    spark-submit ML.py [--config conf/pipeline.yaml]
-    spark-submit ML.py --score --start 2013-12-01 --end 2013-12-31 [--config conf/pipeline.yaml]
+    spark-submit ML.py [--config conf/pipeline.yaml] [--dry-run]
+    spark-submit ML.py --score --start 2013-12-01 --end 2013-12-31 [--config conf/pipeline.yaml] [--dry-run]
 
 Training reads flights and weather_hourly of the silver database (``catalog.silver_database``),
 fits the models of the ``ml`` config section on the training period, measures them on the test
@@ -18,6 +18,7 @@ import sys
 from datetime import date
 
 from flightpipe.core import cli
+from flightpipe.ml.dryrun import describe_ml
 from flightpipe.ml.stage import run_ml, stage_name
 
 
@@ -42,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--start and --end only apply with --score")
 
     score_range = (args.start, args.end) if args.score else None
+    if args.dry_run:
+        return cli.dry_run(
+            stage_name(score_range), args.config, lambda spark, cfg: describe_ml(spark, cfg, score_range)
+        )
 
     def body(spark, cfg, record) -> int:
         run_ml(spark, cfg, record, score_range)

@@ -280,3 +280,12 @@ def _drop_quietly(conn, tables: list[str]) -> None:
             cur.close()
         except mysql.connector.Error:
             log.debug("could not drop %s", table, exc_info=True)
+
+
+def live_counts(gold: Gold) -> dict[str, int]:
+    """Rows of each table of the gold database now (what a load would replace)."""
+    with connect(gold) as conn:
+        try:
+            return {name: _count(conn, name) for name in sorted(_existing_tables(conn))}
+        except mysql.connector.Error as err:
+            raise translate_error(err, gold) from None

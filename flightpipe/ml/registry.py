@@ -45,16 +45,27 @@ def promote(models_path: str, name: str, version: str, metrics: dict) -> None:
     )
 
 
-def load_latest(models_path: str) -> tuple[PipelineModel, dict[str, Any]]:
-    """The promoted model and its pointer record; a plain error when none was trained yet."""
+def latest_pointer(models_path: str) -> tuple[dict[str, Any], str]:
+    """The ``latest.json`` record and the model folder it points at, both checked."""
     pointer = storage.join(models_path, LATEST_FILE)
     text = storage.read_text(pointer)
     if text is None:
         raise PipelineError(
             f"no trained model in {models_path} (no {LATEST_FILE}); run ML.py without --score first."
         )
-    info = json.loads(text)
-    path = storage.join(models_path, info["path"])
+    try:
+        info = json.loads(text)
+        path = storage.join(models_path, info["path"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise PipelineError(
+            f"{pointer} is damaged (not the JSON record ML.py writes); run ML.py to train again."
+        ) from None
     if not storage.is_dir(path):
         raise PipelineError(f"{pointer} points at {path}, which does not exist; run ML.py to train again.")
+    return info, path
+
+
+def load_latest(models_path: str) -> tuple[PipelineModel, dict[str, Any]]:
+    """The promoted model and its pointer record; a plain error when none was trained yet."""
+    info, path = latest_pointer(models_path)
     return PipelineModel.load(path), info
