@@ -28,19 +28,20 @@ if TYPE_CHECKING:
 log = logging.getLogger("flightpipe")
 
 
-def base_parser(description: str) -> argparse.ArgumentParser:
-    """An argument parser with the options every script takes."""
+def base_parser(description: str, dry_run: bool = False) -> argparse.ArgumentParser:
+    """An argument parser with the options every script takes (and ``--dry-run`` when it has one)."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument(
         "--config",
         default=default_config_path(),
         help="pipeline config (default: conf/pipeline.yaml of the project)",
     )
-    parser.add_argument(
-        "--dry-run",
-        action="store_true",
-        help="check the config and every input, print what the run would read and write, write nothing",
-    )
+    if dry_run:
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="check the config and every input, print what the run would read and write, write nothing",
+        )
     return parser
 
 

@@ -70,12 +70,18 @@ def dry_run_session(cfg: Settings, stage: str, hive: bool = True) -> Iterator[Sp
     An embedded Derby metastore that does not exist yet would be created by the first
     catalog call, so the plan then reads without one (the silver tables do not exist).
     """
+    from pyspark import SparkContext
+
     from flightpipe.core.session import build_session
 
     if hive and cfg.metastore.mode == "derby" and not storage.is_dir(cfg.paths.metastore_db):
         hive = False
-    spark = build_session(cfg, f"{stage}-dry-run", hive=hive, create_dirs=False)
+    # No progress bar: it would interleave with the printed plan.
+    quiet = {"spark.ui.showConsoleProgress": "false"}
+    ours = SparkContext._active_spark_context is None  # a caller's session is left running
+    spark = build_session(cfg, f"{stage}-dry-run", hive=hive, defaults=quiet, create_dirs=False)
     try:
         yield spark
     finally:
-        spark.stop()
+        if ours:
+            spark.stop()

@@ -52,6 +52,7 @@ from flightpipe.silver.inputs import (
 from flightpipe.silver.plan import (
     STATE_VERSION,
     Month,
+    RebuildPlan,
     config_fingerprint,
     files_to_scan,
     full_reasons,
@@ -97,8 +98,29 @@ def quality_settings(cleaning: Cleaning) -> quality.QualitySettings:
     )
 
 
-def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = False) -> CleaningResult:
-    """Bronze -> silver for the changed months (everything with ``full_refresh``)."""
+@dataclass
+class PlannedRun:
+    """What a run found before writing: the rule actions, bronze read, the state and the plan."""
+
+    actions: dict[str, str]
+    sources: list[FlightSource]
+    state: dict
+    files_now: set[str]
+    fingerprint: str
+    reference_files: list[str]
+    weather_files: list[str]
+    plan: RebuildPlan
+    airports: tuple[DataFrame, int] | None  # built already when the run is a full rebuild
+
+
+def plan_run(
+    spark: SparkSession, job: CleaningJob, full_refresh: bool = False, tables_exist: bool | None = None
+) -> PlannedRun:
+    """Read the state and bronze, and plan the rebuild (nothing written).
+
+    ``tables_exist=None`` opens (creates when missing) the silver database and asks the
+    metastore; a dry run passes what it found without creating anything.
+    """
     actions = quality.resolve_actions(dict(job.cleaning.rule_actions), job.config_file)
     folders = flight_folders(job.bronze)  # fails first when there is no flight input
     db = job.database
@@ -110,10 +132,11 @@ def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = Fal
     # done in a thread while the bronze files are read (and the airports merged, when the
     # run is a rebuild whatever the metastore holds).
     with ThreadPoolExecutor(max_workers=1) as pool:
-        opened = pool.submit(open_database, spark, db, job.warehouse)
+        opened = pool.submit(open_database, spark, db, job.warehouse) if tables_exist is None else None
         sources = read_flight_sources(spark, job.bronze, folders)
-        built = build_airports(spark, job.bronze) if rebuild_all else None
-        tables_exist = opened.result()
+        built = build_airports(spark, job.bronze) if rebuild_all and opened is not None else None
+        if opened is not None:
+            tables_exist = opened.result()
 
     staged_parts = [conform_source(s) for s in sources]
     ids = source_identities(sources)
@@ -133,9 +156,24 @@ def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = Fal
         ref_files,
         wx_files,
         full_refresh=full_refresh,
-        tables_exist=tables_exist,
+        tables_exist=bool(tables_exist),
         silver_table=f"{db}.flights",
     )
+    return PlannedRun(actions, sources, state, files_now, fingerprint, ref_files, wx_files, plan, built)
+
+
+def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = False) -> CleaningResult:
+    """Bronze -> silver for the changed months (everything with ``full_refresh``)."""
+    planned = plan_run(spark, job, full_refresh)
+    actions, sources, state, plan, built = (
+        planned.actions,
+        planned.sources,
+        planned.state,
+        planned.plan,
+        planned.airports,
+    )
+    files_now, fingerprint = planned.files_now, planned.fingerprint
+    ref_files, wx_files, db = planned.reference_files, planned.weather_files, job.database
     if plan.unchanged:
         log.info("bronze unchanged since the last run: %s left as it is", db)
         return CleaningResult(mode="unchanged", rule_actions=actions)
@@ -295,9 +333,9 @@ def write_weather(spark: SparkSession, conformed: DataFrame | None, table: str) 
     }
 
 
-def clean(spark: SparkSession, cfg: Settings, record: StageRun, full_refresh: bool = False) -> CleaningResult:
-    """The cleaning stage: bronze -> silver, the summary, the counts in the run record."""
-    job = CleaningJob(
+def job_of(cfg: Settings) -> CleaningJob:
+    """The values of the config a cleaning run needs."""
+    return CleaningJob(
         bronze=cfg.paths.bronze,
         warehouse=cfg.paths.warehouse,
         database=cfg.catalog.silver_database,
@@ -306,6 +344,11 @@ def clean(spark: SparkSession, cfg: Settings, record: StageRun, full_refresh: bo
         min_partitions=cfg.spark.shuffle_partitions,
         config_file=cfg.config_file,
     )
+
+
+def clean(spark: SparkSession, cfg: Settings, record: StageRun, full_refresh: bool = False) -> CleaningResult:
+    """The cleaning stage: bronze -> silver, the summary, the counts in the run record."""
+    job = job_of(cfg)
     result = run_cleaning(spark, job, full_refresh=full_refresh)
     record.rows_in = result.bronze_rows
     record.rows_out = result.silver_rows

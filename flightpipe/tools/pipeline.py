@@ -3,7 +3,7 @@
 Usage:
     python scripts/pipeline.py [--config conf/pipeline.yaml] [--master URL] [--py-files ZIP]
                                [--replay-start DATE] [--replay-end DATE] [--select STAGE ...]
-                               [--skip STAGE ...] [--nightly] [--no-train]
+                               [--skip STAGE ...] [--nightly] [--no-train] [--dry-run]
 
 Used by ``make demo`` (the embedded data), ``make cluster-demo`` (the same stages on a
 standalone cluster) and ``scripts/nightly.sh`` (cron, ``--nightly``). The steps and their
@@ -11,6 +11,7 @@ order are the stage graph (flightpipe.core.stages); ``--select cleaning+`` runs 
 what depends on it, ``--select +gold`` a stage and what it needs. Every stage shares one run id
 (PIPELINE_RUN_ID); the run stops at the first failing stage, whose one-line error is
 already on stderr, and ends with a table: stage, seconds, rows in/out/rejected, status.
+``--dry-run`` prints each selected stage's plan instead, from one Spark session, writing nothing.
 """
 
 from __future__ import annotations
@@ -109,6 +110,11 @@ def parser() -> argparse.ArgumentParser:
         "--skip", nargs="*", action="extend", default=[], help="stages to leave out (e.g. mariadb replay)"
     )
     p.add_argument("--nightly", action="store_true", help="the cron run: no feed step (replay)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the config and inputs, print each selected stage's plan, run and write nothing",
+    )
     p.add_argument("--no-train", action="store_true", help="leave out the model training (ml-train)")
     return p
 
@@ -122,6 +128,14 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineError as exc:
         print(f"pipeline: error: {exc}", file=sys.stderr)
         return 1
+    if args.dry_run:
+        from flightpipe.tools.dryrun import dry_run
+
+        try:
+            return dry_run(cfg, steps, args)
+        except PipelineError as exc:
+            print(f"pipeline: error: {exc}", file=sys.stderr)
+            return 1
     submit = SubmitSettings.of(cfg.spark, log_dir=cfg.paths.logs)
 
     run_id = os.environ.get("PIPELINE_RUN_ID") or (

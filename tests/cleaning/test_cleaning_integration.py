@@ -23,6 +23,7 @@ from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import temporary_conf
 from flightpipe.core.settings import load_config
 from flightpipe.silver.cleaning import clean
+from flightpipe.silver.dryrun import describe_cleaning
 from flightpipe.silver.inputs import FlightSource, cleaning_partitions
 from flightpipe.silver.plan import state_path
 from flightpipe.silver.tables import overwrite_partitions
@@ -202,6 +203,11 @@ def test_rerun_incremental_full_refresh(spark, world):
     files = warehouse_files(cfg, db, "flights")
 
     # Unchanged bronze: nothing is read or written.
+    assert describe_cleaning(spark, cfg).lines[-1] == (
+        "keep",
+        f"{db}.*",
+        "bronze unchanged since the last run",
+    )
     again = run_clean(spark, cfg)
     assert again.mode == "unchanged"
     assert warehouse_files(cfg, db, "flights") == files
@@ -209,6 +215,17 @@ def test_rerun_incremental_full_refresh(spark, world):
     # The stream brings 2013-03-10 again: only March is rebuilt.
     march = [r for r in world["rows"] if (r[1], r[2]) == (3, 10)]
     bf.write_stream(spark, Path(cfg.paths.bronze), march, LATER_AT, root / "work", "s2")
+    # The dry run plans that, and writes nothing.
+    state = Path(state_path(cfg.paths.var)).read_bytes()
+    plan = describe_cleaning(spark, cfg)
+    assert [line for line in plan.lines if line[0] in ("replace", "write")] == [
+        ("replace", f"{db}.flights", "the partitions of 2013-03"),
+        ("replace", f"{db}.flights_rejected", "the partitions of 2013-03"),
+        ("write", state_path(cfg.paths.var), "the bronze files and months this run took"),
+    ]
+    assert [(verb, what) for verb, what, _ in plan.lines if verb == "because"] == [("because", "2013-03")]
+    assert warehouse_files(cfg, db, "flights") == files
+    assert Path(state_path(cfg.paths.var)).read_bytes() == state
     inc = run_clean(spark, cfg)
     assert inc.mode == "incremental" and inc.months == [(2013, 3)]
     assert (inc.bronze_rows, inc.silver_rows, inc.quarantined, inc.duplicates) == (1819, 908, 3, 908)

@@ -1,0 +1,46 @@
+"""The plan ``cleaning.py --dry-run`` prints: the months a run would rebuild and why, nothing written."""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+
+from flightpipe.core import storage
+from flightpipe.core.dryrun import KEEP, READ, REPLACE, WRITE, DryRun, table_exists
+from flightpipe.core.settings import Settings
+from flightpipe.silver.cleaning import CleaningJob, job_of, plan_run
+
+
+def _months(months) -> str:
+    shown = [f"{y:04d}-{m:02d}" if (y, m) != (0, 0) else "no date" for y, m in sorted(months)]
+    return ", ".join(shown[:12]) + (f" ... ({len(shown)} months)" if len(shown) > 12 else "")
+
+
+def describe_cleaning(spark: SparkSession, cfg: Settings, full_refresh: bool = False) -> DryRun:
+    """What ``cleaning.py`` would rebuild, from the state file, bronze and the metastore as they are."""
+    job: CleaningJob = job_of(cfg)
+    db = job.database
+    out = DryRun("cleaning")
+    planned = plan_run(spark, job, full_refresh, tables_exist=table_exists(spark, f"{db}.flights"))
+    files = sum(len(s.files) for s in planned.sources)
+    size = sum(storage.total_size(s.path, ".parquet") for s in planned.sources)
+    out.add(READ, f"bronze flights under {job.bronze}", f"{files} parquet files, {size / 1e6:,.1f} MB")
+    plan = planned.plan
+    if plan.unchanged:
+        return out.add(KEEP, f"{db}.*", "bronze unchanged since the last run")
+    if plan.full:
+        why = "; ".join(plan.reasons)
+        for table in ("flights", "flights_rejected", "airports", "airlines"):
+            out.add(
+                REPLACE if table_exists(spark, f"{db}.{table}") else WRITE,
+                f"{db}.{table}",
+                f"all of it ({why})",
+            )
+    else:
+        for table in ("flights", "flights_rejected"):
+            out.add(REPLACE, f"{db}.{table}", f"the partitions of {_months(plan.months)}")
+        for (y, m), why in plan.months.items():
+            out.add("because", f"{y:04d}-{m:02d}", "; ".join(why))
+    if plan.weather_changed:
+        out.add(REPLACE, f"{db}.weather_hourly", "bronze weather changed")
+    out.add(WRITE, job.state_file, "the bronze files and months this run took")
+    return out
