@@ -90,6 +90,15 @@ def test_with_rescued_packs_unknown_values_as_json_and_is_always_there(spark):
     assert unchanged.where(F.col(RESCUED).isNotNull()).count() == 0
 
 
+def test_schema_drift_setting_takes_three_words(make_config):
+    cfg, _ = make_config({"ingest": {"schema_drift": " Add "}})
+    assert cfg.ingest.schema_drift == "add"
+    with pytest.raises(PipelineError) as bad:
+        make_config({"ingest": {"schema_drift": "ignore"}})
+    assert str(bad.value).startswith("config key 'ingest.schema_drift' in ")
+    assert str(bad.value).endswith("pipeline.yaml must be one of fail, add, rescue, not 'ignore'.")
+
+
 # --- ingest ------------------------------------------------------------------------------------
 
 

@@ -194,7 +194,7 @@ def bts_slot(patterns: Sequence[str], cache: str, drift: SchemaDrift) -> Slot | 
     drifted = bts_drift(sources, headers, drift)
     reader = partial(bts_reader, drift=drift)
     width = max(len(h) for h in headers)
-    return Slot("flights_batch", BTS, sources, reader, width, False, drift, drifted)
+    return Slot("flights_batch", BTS, sources, reader, width, small=False, drift_policy=drift, drift=drifted)
 
 
 def weather_slot(entries: Sequence[WeatherFile], cache: str) -> Slot | None:
