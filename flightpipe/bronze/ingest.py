@@ -12,12 +12,14 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from flightpipe.bronze import openmeteo
+from flightpipe.bronze.drift import check_drift, drift_note, unknown_columns, with_rescued
 from flightpipe.bronze import slots as bronze
 from flightpipe.bronze.sources import (
     SourceFile,
@@ -37,7 +39,7 @@ from flightpipe.core.embedded import embedded_data_dir
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.frames import union_all
 from flightpipe.core.runlog import StageRun, utcnow
-from flightpipe.core.settings import Ingest, Settings, WeatherFile
+from flightpipe.core.settings import Ingest, SchemaDrift, Settings, WeatherFile
 
 log = logging.getLogger("flightpipe.ingest")
 
@@ -63,13 +65,17 @@ class Slot:
     reader: Callable[[SparkSession, list[SourceFile]], DataFrame]
     expected_fields: int = 0
     small: bool = True
+    drift_policy: str = ""
+    drift: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
         return f"{self.table}/{self.fmt}"
 
     def fingerprint(self) -> list[list[str]]:
-        return sorted([s.path, s.checksum, s.airport] for s in self.sources)
+        files = sorted([s.path, s.checksum, s.airport] for s in self.sources)
+        # The drift policy shapes the landed columns: changing it lands the slot again.
+        return files + ([["schema_drift", self.drift_policy]] if self.drift_policy else [])
 
 
 @dataclass
@@ -103,15 +109,21 @@ def csv_reader(schema: StructType, null_value: str) -> Callable[[SparkSession, l
     return read
 
 
-def bts_reader(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
-    """BTS files grouped by header (columns vary between downloads), united by name."""
+def bts_reader(spark: SparkSession, sources: list[SourceFile], *, drift: SchemaDrift) -> DataFrame:
+    """BTS files grouped by header (columns vary between downloads), united by name.
+
+    Columns the BTS layout does not list are strings; ``rescue`` packs them into ``_rescued``.
+    """
     groups: dict[tuple[str, ...], list[SourceFile]] = {}
     for s in sources:
         groups.setdefault(tuple(check_header(s, list(S.BTS_REQUIRED))), []).append(s)
-    frames = [
-        read_csv(spark, [s.readable for s in group], S.bts_schema(list(header)), S.BTS_NULL)
-        for header, group in groups.items()
-    ]
+    frames = []
+    for header, group in groups.items():
+        schema = S.bts_schema(list(header))
+        df = read_csv(spark, [s.readable for s in group], schema, S.BTS_NULL)
+        if drift == "rescue":
+            df = df.transform(with_rescued(unknown_columns(schema.fieldNames(), S.BTS_COLUMNS)))
+        frames.append(df)
     return union_all(frames)
 
 
@@ -159,14 +171,31 @@ def embedded_slots(cache: str, flights: bool, tables: bool = True, extract: bool
     return slots
 
 
-def bts_slot(patterns: Sequence[str], cache: str, extract: bool = True) -> Slot | None:
+def bts_drift(
+    sources: list[SourceFile], headers: list[list[str]], policy: SchemaDrift
+) -> dict[str, list[str]]:
+    """The unknown columns of each drifting BTS file, each logged; ``fail`` stops at the first."""
+    drifted: dict[str, list[str]] = {}
+    for s, header in zip(sources, headers, strict=True):
+        names = S.bts_schema(header).fieldNames()
+        unknown = check_drift(s.path, names, S.BTS_COLUMNS, list(S.BTS_REQUIRED), policy)
+        if unknown:
+            log.warning(drift_note(s.path, unknown, policy))
+            drifted[s.path] = unknown
+    return drifted
+
+
+def bts_slot(patterns: Sequence[str], cache: str, drift: SchemaDrift, extract: bool = True) -> Slot | None:
     """The BTS flight files of the config as one slot (None when there are none)."""
     bts_paths = expand(list(patterns), "BTS flights")
     if not bts_paths:
         return None
     sources = [_source(p, BTS, cache, extract=extract) for p in bts_paths]
-    widths = {len(check_header(s, list(S.BTS_REQUIRED))) for s in sources}
-    return Slot("flights_batch", BTS, sources, bts_reader, max(widths), small=False)
+    headers = [check_header(s, list(S.BTS_REQUIRED)) for s in sources]
+    drifted = bts_drift(sources, headers, drift)
+    reader = partial(bts_reader, drift=drift)
+    width = max(len(h) for h in headers)
+    return Slot("flights_batch", BTS, sources, reader, width, small=False, drift_policy=drift, drift=drifted)
 
 
 def weather_slot(entries: Sequence[WeatherFile], cache: str) -> Slot | None:
@@ -186,7 +215,7 @@ def plan(ingest: Ingest, cache: str, flights: bool, config_file: str, dry_run: b
     A dry run extracts no zip (headers are read inside it) and calls no API.
     """
     slots = embedded_slots(cache, flights, tables=ingest.embedded, extract=not dry_run)
-    bts = bts_slot(ingest.bts_files, cache, extract=not dry_run)
+    bts = bts_slot(ingest.bts_files, cache, ingest.schema_drift, extract=not dry_run)
     if bts is not None:
         slots.append(bts)
     weather_entries = list(ingest.openmeteo_files)
@@ -327,6 +356,9 @@ def run_ingest(
         }
         for r in results
     }
+    for slot in slots:
+        if slot.drift:
+            run.details[slot.key]["drift"] = {"policy": slot.drift_policy, "files": slot.drift}
     log_summary(results, cfg.paths.bronze)
     return results
 

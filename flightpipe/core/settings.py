@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from dotenv import dotenv_values
@@ -198,11 +198,24 @@ class OpenMeteoApi(Section):
     timeout_seconds: float
 
 
+# What ingest does with a file column its layout does not list (see flightpipe/bronze/drift.py).
+SchemaDrift = Literal["fail", "add", "rescue"]
+
+
+def _schema_drift(value: Any) -> Any:
+    choices = get_args(SchemaDrift)
+    word = value.strip().lower() if isinstance(value, str) else value
+    if word not in choices:
+        raise ValueError(f"must be one of {', '.join(choices)}, not {value!r}")
+    return word
+
+
 class Ingest(Section):
     embedded: Flag
     bts_files: DataPaths
     openmeteo_files: Annotated[tuple[WeatherFile, ...], BeforeValidator(_weather_files)]
     openmeteo_api: OpenMeteoApi
+    schema_drift: Annotated[SchemaDrift, BeforeValidator(_schema_drift)]
 
 
 class Gold(Section):

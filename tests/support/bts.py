@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 BTS_HEADER = (
@@ -29,4 +32,22 @@ BTS_BAD = [
 def write_bts(path: Path, lines: list[str]) -> Path:
     """Write ``lines`` under the BTS header into ``path``."""
     path.write_text("\n".join([BTS_HEADER, *lines]) + "\n")
+    return path
+
+
+def write_bts_layout(
+    path: Path, columns: Sequence[str], lines: list[str], extra: Mapping[str, Sequence[str]] | None = None
+) -> Path:
+    """Write ``lines`` (in BTS_HEADER's layout) under the header ``columns``: reordered, some
+    left out, or new ones whose values ``extra`` gives (one per line); lines end with a comma."""
+    names = next(csv.reader([BTS_HEADER]))
+    rows = [dict(zip(names, values, strict=True)) for values in csv.reader(lines)]
+    for name, values in (extra or {}).items():
+        for row, value in zip(rows, values, strict=True):
+            row[name] = value
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*columns, ""])
+    writer.writerows([*(row[c] for c in columns), ""] for row in rows)
+    path.write_text(out.getvalue())
     return path
