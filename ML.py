@@ -30,7 +30,7 @@ def _day(text: str) -> date:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.base_parser(__doc__.splitlines()[0])
+    parser = cli.base_parser(__doc__.splitlines()[0], dry_run=True)
     parser.add_argument(
         "--score", action="store_true", help="score flights with the latest model instead of training"
     )

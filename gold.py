@@ -21,7 +21,7 @@ from flightpipe.gold.stage import check_gold_target, run_gold
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = cli.base_parser(__doc__.splitlines()[0]).parse_args(argv)
+    args = cli.base_parser(__doc__.splitlines()[0], dry_run=True).parse_args(argv)
     if args.dry_run:
         return cli.dry_run("gold", args.config, describe_gold)
     # Driver jar, server and login are checked before the JVM starts: a typo fails in a second.

@@ -18,7 +18,7 @@ from flightpipe.core import cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.base_parser(__doc__.splitlines()[0])
+    parser = cli.base_parser(__doc__.splitlines()[0], dry_run=True)
     parser.add_argument(
         "--flights", action="store_true", help="also land the embedded 2013 flights in bronze/flights_batch"
     )

@@ -18,7 +18,7 @@ from flightpipe.core import cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.base_parser(__doc__.splitlines()[0])
+    parser = cli.base_parser(__doc__.splitlines()[0], dry_run=True)
     parser.add_argument("--available-now", action="store_true", help="process every file present, then exit")
     parser.add_argument(
         "--trigger-seconds",
