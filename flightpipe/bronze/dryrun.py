@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from flightpipe.bronze import slots as bronze
-from flightpipe.bronze.feed import FeedFormat, StreamPaths, feed_format
+from flightpipe.bronze.feed import FeedFormat, StreamPaths, feed_format, processed_files
 from flightpipe.bronze.ingest import is_unchanged, plan
 from flightpipe.bronze.sources import SourceFile, check_header
 from flightpipe.bronze.streaming import check_state
@@ -56,23 +54,6 @@ def describe_ingest(cfg: Settings, flights: bool = False, force: bool = False) -
     if any(not is_unchanged(s, manifest, paths.bronze) or force for s in slots):
         out.add(WRITE, storage.join(paths.bronze, bronze.MANIFEST), "the checksums of the landed files")
     return out
-
-
-def processed_files(checkpoint: str) -> set[str]:
-    """Paths of the landing files the stream's checkpoint records as read."""
-    log_dir = storage.join(checkpoint, "sources", "0")
-    seen: set[str] = set()
-    for info in storage.list_files(log_dir, recursive=False):
-        text = storage.read_text(info.path) or ""
-        # Each log file: a version line, then one JSON object per file read (.compact: all so far).
-        for line in text.splitlines()[1:]:
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(entry, dict) and "path" in entry:
-                seen.add(storage.plain_path(entry["path"]))
-    return seen
 
 
 def _header_columns(fmt: FeedFormat) -> list[str]:

@@ -6,6 +6,8 @@ its reason, to ``bronze/_rejected/table=flights``.
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -192,3 +194,20 @@ def read_feed(
 def bronze_rows(df: DataFrame, fmt: FeedFormat, batch_id: str) -> DataFrame:
     """Parsed lines with flight date and lineage, malformed ones still in (and flagged)."""
     return df.transform(with_flight_date, fmt).transform(with_lineage, fmt, batch_id)
+
+
+def processed_files(checkpoint: str) -> set[str]:
+    """Paths of the landing files the stream's checkpoint records as read."""
+    log_dir = storage.join(checkpoint, "sources", "0")
+    seen: set[str] = set()
+    for info in storage.list_files(log_dir, recursive=False):
+        text = storage.read_text(info.path) or ""
+        # Each log file: a version line, then one JSON object per file read (.compact: all so far).
+        for line in text.splitlines()[1:]:
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(entry, dict) and "path" in entry:
+                seen.add(storage.plain_path(entry["path"]))
+    return seen

@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from flightpipe.core import storage
 from flightpipe.core.settings import Cleaning
@@ -61,9 +60,7 @@ def config_fingerprint(cleaning: Cleaning) -> str:
 # --- file identity -------------------------------------------------------------------------
 def norm_path(path: str) -> str:
     """A file URI or path as a plain local path (the state's key)."""
-    if path.startswith("file:"):
-        return unquote(urlparse(path).path)
-    return path
+    return storage.plain_path(path)
 
 
 def identity(info: storage.FileInfo) -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import os
 import time
@@ -15,6 +14,8 @@ import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
+from flightpipe.bronze.feed import TABLE, processed_files
+from flightpipe.core import storage
 from flightpipe.core.dryrun import KEEP, READ, WRITE, DryRun
 from flightpipe.core.embedded import embedded_data_dir
 from flightpipe.core.errors import PipelineError
@@ -26,24 +27,6 @@ FIRST, LAST = date(2013, 1, 1), date(2013, 12, 31)
 
 def file_name(day: date) -> str:
     return f"flights_{day.isoformat()}.csv"
-
-
-def ingested_names(checkpoint: Path) -> set[str]:
-    """File names the streaming query has already taken, from its source log."""
-    names: set[str] = set()
-    folder = checkpoint / "sources" / "0"
-    if not folder.is_dir():
-        return names
-    for entry in folder.iterdir():
-        if entry.name.startswith("."):
-            continue
-        # Each log file is a version line, then one JSON object per file.
-        for line in entry.read_text(encoding="utf-8").splitlines()[1:]:
-            try:
-                names.add(Path(json.loads(line)["path"]).name)
-            except (ValueError, KeyError, TypeError):
-                continue
-    return names
 
 
 def write_days(source: Path, tmp: Path, days: set[date]) -> dict[date, int]:
@@ -93,7 +76,7 @@ def days_to_write(landing: Path, checkpoints: str, start: date, end: date, force
     wanted = {start + timedelta(days=i) for i in range((end - start).days + 1)}
     if force:
         return wanted, set()
-    done = ingested_names(Path(checkpoints) / "flights")
+    done = {Path(p).name for p in processed_files(storage.join(checkpoints, TABLE))}
     present = {p.name for p in landing.iterdir()} if landing.is_dir() else set()
     return wanted, {d for d in wanted if file_name(d) in done or file_name(d) in present}
 
