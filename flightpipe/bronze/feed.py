@@ -29,7 +29,7 @@ REJECT_COLUMNS = ("source_file", "line", "reason", "_ingested_at", "_batch_id")
 # flight date and the reason a line without one is rejected).
 FeedFormat = FlightLayout
 
-FORMATS = {layout.name: FeedFormat(layout) for layout in FLIGHT_LAYOUTS if layout.streams}
+FORMATS: dict[str, FeedFormat] = {layout.name: layout for layout in FLIGHT_LAYOUTS if layout.streams}
 
 
 def feed_format(name: str, config_file: str) -> FeedFormat:
