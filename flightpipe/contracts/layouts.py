@@ -140,6 +140,22 @@ NYCFLIGHTS13 = FlightLayout(
     feed_date=lambda: ymd_date("year", "month", "day"),
 )
 
+# The columns the DOT on-time data (BTS downloads and the Data Expo extract of them) names alike.
+_ON_TIME_STAGED: dict[str, Expr] = {
+    "origin": "Origin",
+    "dest": "Dest",
+    "sched_dep_hhmm": "CRSDepTime",
+    "dep_hhmm": "DepTime",
+    "sched_arr_hhmm": "CRSArrTime",
+    "arr_hhmm": "ArrTime",
+    "dep_delay_min": "DepDelay",
+    "arr_delay_min": "ArrDelay",
+    "air_time_min": "AirTime",
+    "distance_mi": "Distance",
+    "is_cancelled": lambda: flag("Cancelled"),
+    "is_diverted": lambda: ~flag("Cancelled") & flag("Diverted"),
+}
+
 # BTS "Reporting Carrier On-Time Performance (1987-present)": 109 columns and a trailing comma.
 BTS = FlightLayout(
     name="bts",
@@ -154,18 +170,7 @@ BTS = FlightLayout(
         "carrier": "Reporting_Airline",
         "flight_number": "Flight_Number_Reporting_Airline",
         "tail_number": "Tail_Number",
-        "origin": "Origin",
-        "dest": "Dest",
-        "sched_dep_hhmm": "CRSDepTime",
-        "dep_hhmm": "DepTime",
-        "sched_arr_hhmm": "CRSArrTime",
-        "arr_hhmm": "ArrTime",
-        "dep_delay_min": "DepDelay",
-        "arr_delay_min": "ArrDelay",
-        "air_time_min": "AirTime",
-        "distance_mi": "Distance",
-        "is_cancelled": lambda: flag("Cancelled"),
-        "is_diverted": lambda: ~flag("Cancelled") & flag("Diverted"),
+        **_ON_TIME_STAGED,
     },
     date_reason="FlightDate is missing",
     trailing_comma=True,
@@ -173,6 +178,5 @@ BTS = FlightLayout(
 
 # Every flight layout; a bronze row without a source_format is a nycflights13 row.
 FLIGHT_LAYOUTS: tuple[FlightLayout, ...] = (NYCFLIGHTS13, BTS)
-LAYOUTS: dict[str, FlightLayout] = {layout.name: layout for layout in FLIGHT_LAYOUTS}
 DEFAULT = NYCFLIGHTS13
 FILE_LAYOUTS: tuple[FlightLayout, ...] = tuple(layout for layout in FLIGHT_LAYOUTS if layout.files_setting)
