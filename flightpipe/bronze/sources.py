@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bz2
 import glob
 import gzip
 import hashlib
@@ -85,13 +86,13 @@ def readable_copy(path: str, checksum: str, cache_dir: str) -> str:
             except zipfile.BadZipFile as exc:
                 raise PipelineError(f"file {path} is not a valid zip archive; download it again.") from exc
         return target
-    # Spark reads .gz CSV natively (one task per file).
+    # Spark reads .gz and .bz2 CSV natively (.bz2 is even split between tasks).
     return path
 
 
 def read_header(path: str) -> list[str]:
     """The first line of a CSV file, split on commas (quotes removed)."""
-    opener = gzip.open if path.endswith(".gz") else open
+    opener = gzip.open if path.endswith(".gz") else bz2.open if path.endswith(".bz2") else open
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
             line = fh.readline()

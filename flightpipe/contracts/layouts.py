@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
-from pyspark.sql.types import DataType, StructType
+from pyspark.sql.types import DataType, DoubleType, IntegerType, StringType, StructType
 
 from flightpipe.contracts import sources as S
 
@@ -176,7 +176,60 @@ BTS = FlightLayout(
     trailing_comma=True,
 )
 
+# ASA Data Expo 2009 "Airline on-time performance" (1987-2008): 29 columns, NA for missing.
+DATAEXPO_COLUMNS: tuple[str, ...] = (
+    "Year", "Month", "DayofMonth", "DayOfWeek", "DepTime", "CRSDepTime", "ArrTime", "CRSArrTime",
+    "UniqueCarrier", "FlightNum", "TailNum", "ActualElapsedTime", "CRSElapsedTime", "AirTime",
+    "ArrDelay", "DepDelay", "Origin", "Dest", "Distance", "TaxiIn", "TaxiOut", "Cancelled",
+    "CancellationCode", "Diverted", "CarrierDelay", "WeatherDelay", "NASDelay", "SecurityDelay",
+    "LateAircraftDelay",
+)  # fmt: skip
+_DATAEXPO_REQUIRED: dict[str, DataType] = {
+    "Year": IntegerType(),
+    "Month": IntegerType(),
+    "DayofMonth": IntegerType(),
+    "DepTime": IntegerType(),
+    "CRSDepTime": IntegerType(),
+    "ArrTime": IntegerType(),
+    "CRSArrTime": IntegerType(),
+    "UniqueCarrier": StringType(),
+    "FlightNum": IntegerType(),
+    "ArrDelay": DoubleType(),
+    "DepDelay": DoubleType(),
+    "Origin": StringType(),
+    "Dest": StringType(),
+    "Distance": DoubleType(),
+    "Cancelled": IntegerType(),
+    "Diverted": IntegerType(),
+}
+DATAEXPO = FlightLayout(
+    name="dataexpo",
+    label="Data Expo flights",
+    files_setting="dataexpo_files",
+    columns=DATAEXPO_COLUMNS,
+    types={
+        **_DATAEXPO_REQUIRED,
+        "DayOfWeek": IntegerType(),
+        "TailNum": StringType(),
+        "ActualElapsedTime": DoubleType(),
+        "CRSElapsedTime": DoubleType(),
+        "AirTime": DoubleType(),
+        "CancellationCode": StringType(),
+    },
+    required=tuple(_DATAEXPO_REQUIRED),
+    null_value="NA",
+    staged={
+        "flight_date": lambda: ymd_date("Year", "Month", "DayofMonth"),
+        "carrier": "UniqueCarrier",
+        "flight_number": "FlightNum",
+        "tail_number": "TailNum",
+        **_ON_TIME_STAGED,
+    },
+    date_reason="Year, Month and DayofMonth are not a valid date",
+    streams=False,  # a closed 1987-2008 archive, landed by ingest.py only
+)
+
 # Every flight layout; a bronze row without a source_format is a nycflights13 row.
-FLIGHT_LAYOUTS: tuple[FlightLayout, ...] = (NYCFLIGHTS13, BTS)
+FLIGHT_LAYOUTS: tuple[FlightLayout, ...] = (NYCFLIGHTS13, BTS, DATAEXPO)
 DEFAULT = NYCFLIGHTS13
 FILE_LAYOUTS: tuple[FlightLayout, ...] = tuple(layout for layout in FLIGHT_LAYOUTS if layout.files_setting)

@@ -201,6 +201,7 @@ class OpenMeteoApi(Section):
 class Ingest(Section):
     embedded: Flag
     bts_files: DataPaths
+    dataexpo_files: DataPaths
     openmeteo_files: Annotated[tuple[WeatherFile, ...], BeforeValidator(_weather_files)]
     openmeteo_api: OpenMeteoApi
 
