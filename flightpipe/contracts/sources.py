@@ -6,6 +6,8 @@ lineage columns ``_source_file``, ``_ingested_at`` and ``_batch_id``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pyspark.sql.types import (
     DataType,
     DateType,
@@ -153,8 +155,8 @@ BTS_OPTIONAL: dict[str, DataType] = {
 }
 
 
-def bts_schema(header: list[str]) -> StructType:
-    """Schema for a BTS file with this header: known columns typed, the rest strings.
+def header_schema(header: list[str], types: Mapping[str, DataType]) -> StructType:
+    """Schema for a CSV file with this header: the columns in ``types`` typed, the rest strings.
 
     BTS downloads end each line with a comma, which reads as a last column with an
     empty name; it is kept under the name ``_trailing``.
@@ -162,14 +164,13 @@ def bts_schema(header: list[str]) -> StructType:
     fields = []
     for i, name in enumerate(header):
         name = name.strip() or ("_trailing" if i == len(header) - 1 else f"_col{i}")
-        dtype = BTS_REQUIRED.get(name) or BTS_OPTIONAL.get(name) or StringType()
-        fields.append(StructField(name, dtype, True))
+        fields.append(StructField(name, types.get(name) or StringType(), True))
     return StructType(fields)
 
 
-# The columns a streaming BTS feed is read with (a stream needs one fixed schema): the
-# whole download layout, so real BTS files stream as they are.
-BTS_STREAM = bts_schema([*BTS_COLUMNS, ""])
+def bts_schema(header: list[str]) -> StructType:
+    """Schema for a BTS file with this header: known columns typed, the rest strings."""
+    return header_schema(header, {**BTS_REQUIRED, **BTS_OPTIONAL})
 
 
 def with_corrupt_column(schema: StructType) -> StructType:

