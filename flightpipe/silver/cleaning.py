@@ -13,6 +13,9 @@ bronze rows (so the duplicate rule holds across the two flight folders), and rep
 only those partitions. Nothing changed means nothing written. A change of the airports,
 of the cleaning config or a missing silver table rebuilds everything, as
 ``--full-refresh`` does (see :mod:`flightpipe.silver.plan`).
+
+Backfill (``--start``/``--end``, :func:`run_backfill`): the months the range touches are
+rebuilt from all their bronze rows whatever changed; changes outside them stay pending.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from flightpipe.core import runlog
+from flightpipe.core.dates import DateRange, month_label
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.frames import union_all
 from flightpipe.core.runlog import StageRun
@@ -52,11 +56,13 @@ from flightpipe.silver.inputs import (
 from flightpipe.silver.plan import (
     STATE_VERSION,
     Month,
+    backfill_file_state,
     config_fingerprint,
     files_to_scan,
     full_reasons,
     load_state,
     next_file_state,
+    plan_backfill,
     plan_rebuild,
     save_state,
     state_path,
@@ -121,10 +127,7 @@ def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = Fal
     # Only the files the state does not know are read for their months, and only when the
     # run is not a full rebuild anyway.
     to_scan = set() if rebuild_all or not tables_exist else files_to_scan(state, files_now)
-    new_months: dict[str, set[Month]] = {}
-    if to_scan:
-        scanned = union_all([p.transform(with_bucket) for p in staged_parts])
-        new_months = months_of(scanned, {p for p, i in ids.items() if i in to_scan})
+    new_months = scan_months(staged_parts, ids, to_scan)
     plan = plan_rebuild(
         state,
         files_now,
@@ -202,6 +205,77 @@ def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = Fal
             "files": next_file_state(old_files, files_now, months, processed),
         },
     )
+    return result
+
+
+def scan_months(staged: list[DataFrame], ids: dict[str, str], to_scan: set[str]) -> dict[str, set[Month]]:
+    """File identity -> months of its rows, for the files ``to_scan`` only (none: no Spark job)."""
+    if not to_scan:
+        return {}
+    scanned = union_all([p.transform(with_bucket) for p in staged])
+    return months_of(scanned, {p for p, i in ids.items() if i in to_scan})
+
+
+def run_backfill(spark: SparkSession, job: CleaningJob, date_range: DateRange) -> CleaningResult:
+    """Rebuild the months ``date_range`` touches from all their bronze rows; nothing else.
+
+    Bronze changes outside the range stay pending: the state records as processed only what
+    this run rebuilt, and keeps the config and reference fingerprints of the last normal run.
+    """
+    actions = quality.resolve_actions(dict(job.cleaning.rule_actions), job.config_file)
+    folders = flight_folders(job.bronze)
+    db, months = job.database, set(date_range.months)
+    state = load_state(job.state_file)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        opened = pool.submit(open_database, spark, db, job.warehouse)
+        sources = read_flight_sources(spark, job.bronze, folders)
+        tables_exist = opened.result()
+    if not tables_exist or not state:
+        # Months of a table that was never built cannot be replaced one by one.
+        raise PipelineError(
+            f"a backfill replaces months of {db}.flights, which no normal run has built yet; "
+            "run cleaning.py without --start/--end first."
+        )
+    ids = source_identities(sources)
+    files_now = set(ids.values())
+    new_months = scan_months([conform_source(s) for s in sources], ids, files_to_scan(state, files_now))
+    plan = plan_backfill(
+        state, files_now, new_months, months, config_fingerprint(job.cleaning), reference_files(job.bronze)
+    )
+    log.info("backfill %s", date_range.describe())
+    if plan.pending:
+        log.info(
+            "bronze changed outside the range too: %s stay pending for the next run without a range",
+            ", ".join(month_label(m) for m in plan.pending),
+        )
+    if plan.pending_full:
+        why = "; ".join(plan.pending_full)
+        log.info("%s: the backfill applies them to its months, the next normal run to all of them", why)
+
+    result = CleaningResult(mode="backfill", rule_actions=actions)
+    with temporary_conf(
+        spark, "spark.sql.shuffle.partitions", str(cleaning_partitions(sources, job.min_partitions))
+    ):
+        checked, summary = check_flights(
+            sources,
+            months,
+            spark.table(f"{db}.airports"),
+            quality_settings(job.cleaning),
+            actions,
+            f"bronze flights under {job.bronze}",
+            job.config_file,
+        )
+        if not summary.per_month:
+            checked.unpersist()
+            raise PipelineError(
+                f"bronze holds no flight from {date_range.first_day} to {date_range.last_day}; "
+                "nothing was written (check --start/--end)."
+            )
+        result.add_summary(summary, months)
+        ensure_tables(spark, db)
+        write_flights(spark, db, checked, summary.per_month, months)
+    files = backfill_file_state(state.get("files", {}), files_now, months, summary.file_months, new_months)
+    save_state(job.state_file, {**state, "files": files})
     return result
 
 
@@ -295,8 +369,15 @@ def write_weather(spark: SparkSession, conformed: DataFrame | None, table: str) 
     }
 
 
-def clean(spark: SparkSession, cfg: Settings, record: StageRun, full_refresh: bool = False) -> CleaningResult:
-    """The cleaning stage: bronze -> silver, the summary, the counts in the run record."""
+def clean(
+    spark: SparkSession,
+    cfg: Settings,
+    record: StageRun,
+    full_refresh: bool = False,
+    date_range: DateRange | None = None,
+) -> CleaningResult:
+    """The cleaning stage: bronze -> silver (the months of ``date_range`` only, when given),
+    the summary, the counts in the run record."""
     job = CleaningJob(
         bronze=cfg.paths.bronze,
         warehouse=cfg.paths.warehouse,
@@ -306,11 +387,16 @@ def clean(spark: SparkSession, cfg: Settings, record: StageRun, full_refresh: bo
         min_partitions=cfg.spark.shuffle_partitions,
         config_file=cfg.config_file,
     )
-    result = run_cleaning(spark, job, full_refresh=full_refresh)
+    if date_range is None:
+        result = run_cleaning(spark, job, full_refresh=full_refresh)
+    else:
+        result = run_backfill(spark, job, date_range)
     record.rows_in = result.bronze_rows
     record.rows_out = result.silver_rows
     record.rows_rejected = result.quarantined
     record.details = result.details()
+    if date_range is not None:
+        record.details["range"] = date_range.details()
     log_summary(result, job.database)
     if result.mode != "unchanged" and not result.balanced:
         raise PipelineError(
