@@ -227,7 +227,8 @@ def run_backfill(spark: SparkSession, job: CleaningJob, date_range: DateRange) -
     db, months = job.database, set(date_range.months)
     state = load_state(job.state_file)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        opened = pool.submit(open_database, spark, db, job.warehouse)
+        # Only asked, not created: a refused backfill leaves the metastore as it was.
+        opened = pool.submit(spark.catalog.tableExists, f"{db}.flights")
         sources = read_flight_sources(spark, job.bronze, folders)
         tables_exist = opened.result()
     if not tables_exist or not state:
