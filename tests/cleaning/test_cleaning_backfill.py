@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from flightpipe.core import stages
 from flightpipe.core.cli import recorded
 from flightpipe.core.dates import DateRange
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.settings import load_config
 from flightpipe.silver.cleaning import clean
 from flightpipe.silver.plan import load_state, state_path
+from flightpipe.tools import pipeline
 from tests.support import bronze as bf
 from tests.support.project import write_config
 
@@ -114,3 +116,12 @@ def test_a_backfill_needs_a_first_normal_run(spark, world, tmp_path):
         run_clean(spark, cfg, DateRange(date(2013, 1, 1), date(2013, 1, 31)))
     assert not spark.catalog.databaseExists(other)
     assert load_state(state_path(cfg.paths.var)) == {}
+
+
+def test_the_pipeline_passes_its_range_to_cleaning_and_gold_only():
+    args = pipeline.parser().parse_args(["--start", "2013-03-05", "--end", "2013-03-20"])
+    passed = {s.name: pipeline.run_args(s, args) for s in stages.order()}
+    assert passed["cleaning"] == passed["gold"] == ["--start", "2013-03-05", "--end", "2013-03-20"]
+    assert passed["streaming"] == passed["ml"] == []
+    without = pipeline.parser().parse_args([])
+    assert pipeline.run_args(stages.stage("cleaning"), without) == []
