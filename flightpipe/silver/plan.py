@@ -3,6 +3,8 @@
 The state file remembers each bronze flight file (by identity: path, size, mtime) and the
 months its rows fall in, the reference and weather files, and a fingerprint of the cleaning
 config. :func:`plan_rebuild` compares it with what bronze holds now: pure, no Spark, no I/O.
+A backfill (:func:`plan_backfill`) rebuilds the months of a date range whatever changed, and
+:func:`backfill_file_state` records only what it rebuilt, so the rest stays pending.
 """
 
 from __future__ import annotations
