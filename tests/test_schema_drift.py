@@ -15,7 +15,7 @@ from flightpipe.bronze.ingest import run_ingest
 from flightpipe.contracts.silver import SILVER_FLIGHTS
 from flightpipe.contracts.sources import BTS_COLUMNS, BTS_REQUIRED
 from flightpipe.core.errors import PipelineError
-from flightpipe.silver.cleaning import clean
+from flightpipe.silver.stage import clean
 from tests.support import bronze as bf
 from tests.support.bts import BTS_GOOD, BTS_HEADER, write_bts_layout
 

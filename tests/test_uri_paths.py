@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 from flightpipe.bronze.ingest import run_ingest
 from flightpipe.core.cli import recorded
 from flightpipe.core.runlog import StageRun, runs_dir
-from flightpipe.silver.cleaning import clean
+from flightpipe.silver.stage import clean
 from tests.support.bts import BTS_BAD, BTS_GOOD, write_bts
 
 URI_PATHS = ("bronze", "warehouse", "landing", "checkpoints", "models", "reports", "var")

@@ -6,13 +6,16 @@ from pyspark.sql import SparkSession
 
 from flightpipe.contracts.gold import ALL_TABLES
 from flightpipe.core import net
+from flightpipe.core.dates import DateRange
 from flightpipe.core.dryrun import CHECK, READ, REPLACE, WRITE, DryRun
 from flightpipe.core.settings import Settings
 from flightpipe.gold import jdbc
 from flightpipe.gold.stage import read_silver
 
 
-def describe_gold(spark: SparkSession, cfg: Settings, server_pending: str = "") -> DryRun:
+def describe_gold(
+    spark: SparkSession, cfg: Settings, server_pending: str = "", date_range: DateRange | None = None
+) -> DryRun:
     """What ``gold.py`` would read and swap in.
 
     ``server_pending`` names the step that starts the server when it is not up yet (a pipeline

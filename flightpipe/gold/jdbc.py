@@ -5,14 +5,15 @@ columns, keys, indexes and comments (mysql-connector-python), Spark's JDBC write
 the rows, the row count is checked, and a single ``RENAME TABLE`` then swaps every staged
 table in at once. A reader sees the old complete tables or the new complete ones, never a
 missing or half-filled one; when anything fails the old tables stay and the staging tables
-are dropped. The password is only ever handed to the drivers, never put in a URL or message.
+are dropped. A range refresh first copies a mart's live rows outside the range into its
+staging table on the server, so only the range's rows travel from Spark. The password is only ever handed to the drivers, never put in a URL or message.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import reduce
 from pathlib import Path
@@ -156,6 +157,35 @@ def _existing_tables(conn) -> set[str]:
     return names
 
 
+def existing_tables(gold: Gold) -> set[str]:
+    """The tables of the gold database now."""
+    with connect(gold) as conn:
+        try:
+            return _existing_tables(conn)
+        except mysql.connector.Error as err:
+            raise translate_error(err, gold) from None
+
+
+def _copy_outside(conn, gold: Gold, spec: TableSpec, stage: str, predicate: str) -> int:
+    """Copy the live rows of ``spec`` outside ``predicate`` into ``stage``, server-side; return how many."""
+    if spec.name not in _existing_tables(conn):
+        raise PipelineError(
+            f"{spec.name} was dropped from {_where(gold)} during the run; run gold.py again "
+            "(it then loads that table whole)."
+        )
+    cols = ", ".join(f"`{c}`" for c in spec.column_names)
+    cur = conn.cursor()
+    try:
+        cur.execute(
+            f"INSERT INTO `{stage}` ({cols}) SELECT {cols} FROM `{spec.name}` WHERE NOT ({predicate})"
+        )
+        return int(cur.rowcount)
+    except mysql.connector.Error as err:
+        raise translate_error(err, gold) from None
+    finally:
+        cur.close()
+
+
 def _count(conn, table: str) -> int:
     cur = conn.cursor()
     cur.execute(f"SELECT COUNT(*) FROM `{table}`")
@@ -218,14 +248,19 @@ def count_rows(frames: Sequence[DataFrame]) -> list[int]:
 
 
 def load_tables(
-    gold: Gold, marts: Sequence[tuple[TableSpec, DataFrame]], expected: Sequence[int] | None = None
+    gold: Gold,
+    marts: Sequence[tuple[TableSpec, DataFrame]],
+    expected: Sequence[int] | None = None,
+    keep_outside: Mapping[str, str] | None = None,
 ) -> dict[str, int]:
     """Load every mart atomically; return rows per table.
 
     All staging tables are filled and their row counts checked against ``expected`` (counted
     here when not given) first; one ``RENAME TABLE`` statement then swaps them all in, so BI
-    readers never see a mix of two runs either.
+    readers never see a mix of two runs either. ``keep_outside`` maps a mart to the SQL of
+    the rows its frame replaces: its live rows outside them are kept.
     """
+    keep_outside = keep_outside or {}
     if expected is None:
         expected = count_rows([df for _, df in marts])
     counts: dict[str, int] = {}
@@ -237,19 +272,28 @@ def load_tables(
                 stage = spec.name + STAGE_SUFFIX
                 _execute(conn, gold, f"DROP TABLE IF EXISTS `{stage}`", create_table_sql(spec, stage))
                 staged.append(stage)
+                kept = 0
+                if spec.name in keep_outside:
+                    kept = _copy_outside(conn, gold, spec, stage, keep_outside[spec.name])
                 try:
                     write_stage(df.select(*spec.column_names), gold, stage)
                 except Exception as exc:
                     log.debug("JDBC write of %s failed", stage, exc_info=True)
                     raise _java_sentence(exc, spec.name, gold) from None
                 loaded = _count(conn, stage)
-                if loaded != rows:
+                if loaded != rows + kept:
                     raise PipelineError(
-                        f"{stage} holds {loaded} rows after the load instead of {rows}; "
+                        f"{stage} holds {loaded} rows after the load instead of {rows + kept}; "
                         "the previous tables were kept."
                     )
                 counts[spec.name] = loaded
-                log.info("staged %-24s %8d rows in %5.1f s", spec.name, loaded, time.monotonic() - began)
+                log.info(
+                    "staged %-24s %8d rows in %5.1f s%s",
+                    spec.name,
+                    loaded,
+                    time.monotonic() - began,
+                    f" ({kept} kept from the live table)" if spec.name in keep_outside else "",
+                )
             existing = _existing_tables(conn)
             renames, olds = [], []
             for spec, _ in marts:

@@ -15,9 +15,10 @@ from pyspark.sql.types import StructType
 from flightpipe.contracts.gold import FACT_COLUMNS, REQUIRED_SILVER
 from flightpipe.contracts.silver import PIPELINE_RUNS as RUNS_SCHEMA
 from flightpipe.core import runlog
+from flightpipe.core.dates import DateRange
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.settings import Settings
-from flightpipe.gold import jdbc, report
+from flightpipe.gold import jdbc, ranges, report
 from flightpipe.gold.marts import Silver, build_marts
 
 log = logging.getLogger("flightpipe.gold")
@@ -72,20 +73,46 @@ def check_gold_target(cfg: Settings) -> None:
     jdbc.check_target(cfg.gold, cfg.spark.jars, cfg.config_file)
 
 
-def run_gold(spark: SparkSession, cfg: Settings, stage: runlog.StageRun) -> int:
-    """The gold stage: silver -> marts -> MariaDB (atomic swap) -> reports/index.html."""
+def range_refresh(
+    gold_database: str, names: list[str], existing: set[str], date_range: DateRange
+) -> dict[str, str]:
+    """Log how each mart is loaded by a range run; return mart -> SQL of the rows it replaces."""
+    log.info("range %s", date_range.describe())
+    keep = {}
+    for item in ranges.refresh_plan(names, existing, date_range, gold_database):
+        log.info("%-24s %s", item.mart, item.why)
+        if item.predicate is not None:
+            keep[item.mart] = item.predicate
+    return keep
+
+
+def run_gold(
+    spark: SparkSession, cfg: Settings, stage: runlog.StageRun, date_range: DateRange | None = None
+) -> int:
+    """The gold stage: silver -> marts -> MariaDB (atomic swap) -> reports/index.html.
+
+    With ``date_range``, the marts by date get only the rows of its whole months replaced.
+    """
     gold, database = cfg.gold, cfg.catalog.silver_database
     check_gold_target(cfg)
     silver = read_silver(spark, database, cfg.paths.metastore_db)
     silver.flights = silver.flights.select(*FACT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
     built = [(spec, df.persist(StorageLevel.MEMORY_AND_DISK)) for spec, df in build_marts(silver)]
+    keep: dict[str, str] = {}
+    if date_range is not None:
+        names = [spec.name for spec, _ in built]
+        keep = range_refresh(gold.database, names, jdbc.existing_tables(gold), date_range)
+    # The report reads the whole marts; the load sends only the range's rows of the kept ones.
+    loads = [(spec, df.where(keep[spec.name]) if spec.name in keep else df) for spec, df in built]
     try:
         # One job scans silver.flights once and materialises every mart.
-        stage.rows_in, *expected = jdbc.count_rows([silver.flights, *(df for _, df in built)])
+        stage.rows_in, *expected = jdbc.count_rows([silver.flights, *(df for _, df in loads)])
         log.info("%s.flights: %d flights", database, stage.rows_in)
-        counts = jdbc.load_tables(gold, built, expected)
+        counts = jdbc.load_tables(gold, loads, expected, keep_outside=keep)
         stage.rows_out = sum(counts.values())
         stage.details = {"tables": counts, "model_metrics_found": silver.has_model_metrics}
+        if date_range is not None:
+            stage.details["range"] = {**date_range.details(), "replaced_rows_of": sorted(keep)}
         log.info(
             "loaded %d tables (%d rows) into %s at %s:%s",
             len(counts),

@@ -13,6 +13,9 @@ bronze rows (so the duplicate rule holds across the two flight folders), and rep
 only those partitions. Nothing changed means nothing written. A change of the airports,
 of the cleaning config or a missing silver table rebuilds everything, as
 ``--full-refresh`` does (see :mod:`flightpipe.silver.plan`).
+
+Backfill (``--start``/``--end``, :mod:`flightpipe.silver.backfill`): the months the range touches are
+rebuilt from all their bronze rows whatever changed; changes outside them stay pending.
 """
 
 from __future__ import annotations
@@ -28,9 +31,8 @@ from pyspark.sql import functions as F
 from flightpipe.core import runlog
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.frames import union_all
-from flightpipe.core.runlog import StageRun
 from flightpipe.core.session import temporary_conf
-from flightpipe.core.settings import Cleaning, Settings
+from flightpipe.core.settings import Cleaning
 from flightpipe.silver import quality, weather
 from flightpipe.silver.conform import (
     clean_flights,
@@ -60,7 +62,6 @@ from flightpipe.silver.plan import (
     next_file_state,
     plan_rebuild,
     save_state,
-    state_path,
 )
 from flightpipe.silver.reference import (
     build_airlines,
@@ -69,7 +70,7 @@ from flightpipe.silver.reference import (
     reference_files,
     weather_files,
 )
-from flightpipe.silver.summary import CleaningResult, Summary, log_summary, summarize
+from flightpipe.silver.summary import CleaningResult, Summary, summarize
 from flightpipe.silver.tables import ensure_tables, open_database, overwrite_partitions, overwrite_table
 
 log = logging.getLogger("flightpipe.silver")
@@ -144,10 +145,7 @@ def plan_run(
     # Only the files the state does not know are read for their months, and only when the
     # run is not a full rebuild anyway.
     to_scan = set() if rebuild_all or not tables_exist else files_to_scan(state, files_now)
-    new_months: dict[str, set[Month]] = {}
-    if to_scan:
-        scanned = union_all([p.transform(with_bucket) for p in staged_parts])
-        new_months = months_of(scanned, {p for p, i in ids.items() if i in to_scan})
+    new_months = scan_months(staged_parts, ids, to_scan)
     plan = plan_rebuild(
         state,
         files_now,
@@ -243,6 +241,14 @@ def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = Fal
     return result
 
 
+def scan_months(staged: list[DataFrame], ids: dict[str, str], to_scan: set[str]) -> dict[str, set[Month]]:
+    """File identity -> months of its rows, for the files ``to_scan`` only (none: no Spark job)."""
+    if not to_scan:
+        return {}
+    scanned = union_all([p.transform(with_bucket) for p in staged])
+    return months_of(scanned, {p for p, i in ids.items() if i in to_scan})
+
+
 def check_flights(
     sources: list[FlightSource],
     months: set[Month] | None,
@@ -331,33 +337,3 @@ def write_weather(spark: SparkSession, conformed: DataFrame | None, table: str) 
         "duplicates": bronze_rows - unplaced - out,
         "silver_rows": out,
     }
-
-
-def job_of(cfg: Settings) -> CleaningJob:
-    """The values of the config a cleaning run needs."""
-    return CleaningJob(
-        bronze=cfg.paths.bronze,
-        warehouse=cfg.paths.warehouse,
-        database=cfg.catalog.silver_database,
-        state_file=state_path(cfg.paths.var),
-        cleaning=cfg.cleaning,
-        min_partitions=cfg.spark.shuffle_partitions,
-        config_file=cfg.config_file,
-    )
-
-
-def clean(spark: SparkSession, cfg: Settings, record: StageRun, full_refresh: bool = False) -> CleaningResult:
-    """The cleaning stage: bronze -> silver, the summary, the counts in the run record."""
-    job = job_of(cfg)
-    result = run_cleaning(spark, job, full_refresh=full_refresh)
-    record.rows_in = result.bronze_rows
-    record.rows_out = result.silver_rows
-    record.rows_rejected = result.quarantined
-    record.details = result.details()
-    log_summary(result, job.database)
-    if result.mode != "unchanged" and not result.balanced:
-        raise PipelineError(
-            f"cleaning lost rows: bronze {result.bronze_rows} != silver {result.silver_rows} + "
-            f"quarantined {result.quarantined} + duplicates {result.duplicates}; see {cfg.paths.logs}."
-        )
-    return result

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pyspark.sql import SparkSession
 
 from flightpipe.core import storage
-from flightpipe.core.dryrun import KEEP, READ, REPLACE, WRITE, DryRun, table_exists
+from flightpipe.core.dates import DateRange
+from flightpipe.core.dryrun import KEEP, NOTE, READ, REPLACE, WRITE, DryRun, table_exists
 from flightpipe.core.settings import Settings
-from flightpipe.silver.cleaning import CleaningJob, job_of, plan_run
+from flightpipe.silver.backfill import plan_backfill_run
+from flightpipe.silver.cleaning import CleaningJob, plan_run
+from flightpipe.silver.stage import job_of
 
 
 def _months(months) -> str:
@@ -15,9 +18,33 @@ def _months(months) -> str:
     return ", ".join(shown[:12]) + (f" ... ({len(shown)} months)" if len(shown) > 12 else "")
 
 
-def describe_cleaning(spark: SparkSession, cfg: Settings, full_refresh: bool = False) -> DryRun:
+def describe_backfill(spark: SparkSession, job: CleaningJob, date_range: DateRange) -> DryRun:
+    """What ``cleaning.py --start --end`` would rebuild."""
+    db, out = job.database, DryRun("cleaning")
+    planned = plan_backfill_run(spark, job, date_range)
+    months = _months(planned.plan.months)
+    out.add(READ, f"bronze flights under {job.bronze}", f"all rows of {months}")
+    for table in ("flights", "flights_rejected"):
+        out.add(REPLACE, f"{db}.{table}", f"the partitions of {months} ({date_range.describe()})")
+    if planned.plan.pending:
+        out.add(
+            KEEP,
+            "changed bronze months outside the range",
+            f"{_months(planned.plan.pending)}: left for the next run",
+        )
+    for why in planned.plan.pending_full:
+        out.add(NOTE, why, "the next run without a range rebuilds every month")
+    out.add(WRITE, job.state_file, "the months this backfill took")
+    return out
+
+
+def describe_cleaning(
+    spark: SparkSession, cfg: Settings, full_refresh: bool = False, date_range: DateRange | None = None
+) -> DryRun:
     """What ``cleaning.py`` would rebuild, from the state file, bronze and the metastore as they are."""
     job: CleaningJob = job_of(cfg)
+    if date_range is not None:
+        return describe_backfill(spark, job, date_range)
     db = job.database
     out = DryRun("cleaning")
     planned = plan_run(spark, job, full_refresh, tables_exist=table_exists(spark, f"{db}.flights"))

@@ -3,6 +3,8 @@
 The state file remembers each bronze flight file (by identity: path, size, mtime) and the
 months its rows fall in, the reference and weather files, and a fingerprint of the cleaning
 config. :func:`plan_rebuild` compares it with what bronze holds now: pure, no Spark, no I/O.
+A backfill (:func:`plan_backfill`) rebuilds the months of a date range whatever changed, and
+:func:`backfill_file_state` records only what it rebuilt, so the rest stays pending.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flightpipe.core import storage
+from flightpipe.core.dates import DateRange, parse_range
+from flightpipe.core.errors import PipelineError
 from flightpipe.core.settings import Cleaning
 
 STATE_VERSION = 1
@@ -165,7 +169,16 @@ def plan_rebuild(
         reasons.append(f"{silver_table} does not exist")
     if reasons:
         return RebuildPlan(full=True, reasons=tuple(reasons), weather_changed=True)
-    old_files: Mapping[str, list[list[int]]] = previous.get("files", {})
+    return replace(
+        changed_months(previous.get("files", {}), files_now, new_file_months),
+        weather_changed=previous.get("weather_files") != weather_files,
+    )
+
+
+def changed_months(
+    old_files: Mapping[str, list[list[int]]], files_now: set[str], new_file_months: Mapping[str, set[Month]]
+) -> RebuildPlan:
+    """The months of the new, changed and removed bronze files, and why (an incremental plan)."""
     new = files_now - set(old_files)
     removed = set(old_files) - files_now
     changed_paths = {path_of(f) for f in new} & {path_of(f) for f in removed}
@@ -186,7 +199,6 @@ def plan_rebuild(
         new_files=frozenset({path_of(f) for f in new} - changed_paths),
         changed_files=frozenset(changed_paths),
         removed_files=frozenset({path_of(f) for f in removed} - changed_paths),
-        weather_changed=previous.get("weather_files") != weather_files,
     )
 
 
@@ -206,4 +218,69 @@ def next_file_state(
         if months is not None:
             kept -= months
         state[f] = sorted(list(m) for m in kept | processed.get(f, set()))
+    return state
+
+
+# --- backfill ------------------------------------------------------------------------------
+def backfill_range(start: str | None, end: str | None, full_refresh: bool) -> DateRange | None:
+    """The ``--start``/``--end`` of cleaning.py, checked (one sentence when wrong)."""
+    date_range = parse_range(start, end)
+    if date_range is not None and full_refresh:
+        raise PipelineError(
+            "--full-refresh rebuilds every month and takes no --start/--end; give one or the other."
+        )
+    return date_range
+
+
+@dataclass(frozen=True)
+class BackfillPlan:
+    """A backfill rebuilds ``months`` whatever changed; the rest waits for the next normal run."""
+
+    months: frozenset[Month]
+    # Changed bronze months outside the range, and why: the next normal run rebuilds them.
+    pending: Mapping[Month, tuple[str, ...]] = field(default_factory=dict)
+    # Why the next normal run rebuilds everything (a changed config or airports), if it does.
+    pending_full: tuple[str, ...] = ()
+
+
+def plan_backfill(
+    previous: Mapping[str, Any],
+    files_now: set[str],
+    new_file_months: Mapping[str, set[Month]],
+    months: set[Month],
+    fingerprint: str,
+    reference_files: list[str],
+) -> BackfillPlan:
+    """What a backfill of ``months`` leaves pending, from the state of a previous normal run."""
+    changes = changed_months(previous.get("files", {}), files_now, new_file_months)
+    return BackfillPlan(
+        months=frozenset(months),
+        pending={m: why for m, why in changes.months.items() if m not in months},
+        pending_full=tuple(full_reasons(previous, fingerprint, reference_files, False)),
+    )
+
+
+def backfill_file_state(
+    old: Mapping[str, list[list[int]]],
+    files_now: set[str],
+    months: set[Month],
+    processed: Mapping[str, set[Month]],
+    new_file_months: Mapping[str, set[Month]],
+) -> dict[str, list[list[int]]]:
+    """The state's files after a backfill of ``months``: only what it rebuilt counts as processed.
+
+    A known file gets its in-range months from this run; a new file is recorded only when all
+    its rows lie in the range (else it stays new, so its other months are rebuilt next time);
+    a removed file is forgotten only when all its months were rebuilt.
+    """
+    state: dict[str, list[list[int]]] = {}
+    for f, held_months in old.items():
+        held = {(int(m[0]), int(m[1])) for m in held_months}
+        if f in files_now:
+            state[f] = sorted(list(m) for m in (held - months) | processed.get(f, set()))
+        elif not held <= months:
+            state[f] = [list(m) for m in held_months]
+    for f in files_now - set(old):
+        if new_file_months.get(f, set()) <= months:
+            state[f] = sorted(list(m) for m in processed.get(f, set()))
     return state

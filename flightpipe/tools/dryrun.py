@@ -13,6 +13,7 @@ import contextlib
 from datetime import date
 
 from flightpipe.core import net, stages
+from flightpipe.core.dates import parse_range
 from flightpipe.core.dryrun import NOTE, WRITE, DryRun, dry_run_session
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.settings import Settings
@@ -56,7 +57,7 @@ def plan_of(stage: Stage, spark, cfg: Settings, args: argparse.Namespace, select
     if stage.name == "cleaning":
         from flightpipe.silver.dryrun import describe_cleaning
 
-        return describe_cleaning(spark, cfg)
+        return describe_cleaning(spark, cfg, date_range=parse_range(args.start, args.end))
     if stage.name in ("ml", "ml-score"):
         from flightpipe.ml.dryrun import describe_ml
 
@@ -66,7 +67,7 @@ def plan_of(stage: Stage, spark, cfg: Settings, args: argparse.Namespace, select
         from flightpipe.gold.dryrun import describe_gold
 
         pending = "mariadb" if "mariadb" in selected and cfg.mariadb.local else ""
-        return describe_gold(spark, cfg, server_pending=pending)
+        return describe_gold(spark, cfg, server_pending=pending, date_range=parse_range(args.start, args.end))
     raise PipelineError(f"stage '{stage.name}' has no dry run.")
 
 

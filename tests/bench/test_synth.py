@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from flightpipe.bronze.ingest import run_ingest
 from flightpipe.contracts import sources as S
 from flightpipe.core.cli import recorded
-from flightpipe.silver.cleaning import clean
+from flightpipe.silver.stage import clean
 from flightpipe.tools.synth import flights as synthetic
 from flightpipe.tools.synth import reference
 from flightpipe.tools.synth.generate import generate

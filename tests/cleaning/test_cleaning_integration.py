@@ -22,10 +22,10 @@ from flightpipe.core.cli import recorded
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import temporary_conf
 from flightpipe.core.settings import load_config
-from flightpipe.silver.cleaning import clean
 from flightpipe.silver.dryrun import describe_cleaning
 from flightpipe.silver.inputs import FlightSource, cleaning_partitions
 from flightpipe.silver.plan import state_path
+from flightpipe.silver.stage import clean
 from flightpipe.silver.tables import overwrite_partitions
 from tests.support import bronze as bf
 from tests.support.project import write_config

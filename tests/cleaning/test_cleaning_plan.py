@@ -1,16 +1,26 @@
-"""plan_rebuild on hand-made states: which months a run rebuilds, and why. No Spark."""
+"""plan_rebuild and plan_backfill on hand-made states: which months a run rebuilds, why, and
+what the state records afterwards. No Spark."""
 
 from __future__ import annotations
 
+from datetime import date
+
+import pytest
+
+from flightpipe.core.dates import DateRange, parse_range
+from flightpipe.core.errors import PipelineError
 from flightpipe.silver.plan import (
     CONFIG_CHANGED,
     FULL_REFRESH,
     NO_STATE,
     REFERENCE_CHANGED,
     STATE_VERSION,
+    backfill_file_state,
+    backfill_range,
     files_to_scan,
     next_file_state,
     path_of,
+    plan_backfill,
     plan_rebuild,
 )
 
@@ -129,3 +139,100 @@ def test_next_state_after_an_incremental_run():
         BATCH: [[2013, 1], [2013, 3], [2013, 11]],
         late: [[2013, 1]],
     }
+
+
+# --- backfill ------------------------------------------------------------------------------
+def test_a_range_touches_whole_months():
+    # 2013-11-20..2014-02-03 touches November, December, January and February.
+    r = DateRange(date(2013, 11, 20), date(2014, 2, 3))
+    assert r.months == [(2013, 11), (2013, 12), (2014, 1), (2014, 2)]
+    assert (r.first_day, r.last_day, r.widened) == (date(2013, 11, 1), date(2014, 2, 28), True)
+    assert r.describe() == (
+        "2013-11-20..2014-02-03: month(s) 2013-11, 2013-12, 2014-01, 2014-02 "
+        "(edges widened to whole months: 2013-11-01..2014-02-28)"
+    )
+    march = DateRange(date(2013, 3, 1), date(2013, 3, 31))
+    assert march.months == [(2013, 3)] and not march.widened
+    assert march.details() == {"start": "2013-03-01", "end": "2013-03-31", "months": ["2013-03"]}
+    assert DateRange(date(2012, 2, 10), date(2012, 2, 10)).last_day == date(2012, 2, 29)  # leap year
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "message"),
+    [
+        (
+            "2013-02-30",
+            "2013-03-01",
+            "--start '2013-02-30' is not a date YYYY-MM-DD; give e.g. --start 2013-03-01.",
+        ),
+        ("2013-03-01", "March", "--end 'March' is not a date YYYY-MM-DD; give e.g. --end 2013-03-01."),
+        (
+            "2013-03-02",
+            "2013-03-01",
+            "--start 2013-03-02 is after --end 2013-03-01; give a range with start <= end.",
+        ),
+        ("2013-03-01", None, "--start and --end go together; give both (YYYY-MM-DD) or neither."),
+    ],
+)
+def test_bad_ranges_are_one_sentence(start, end, message):
+    with pytest.raises(PipelineError) as failure:
+        parse_range(start, end)
+    assert str(failure.value) == message
+
+
+def test_no_range_and_the_full_refresh_clash():
+    assert parse_range(None, None) is None
+    assert backfill_range("2013-03-01", "2013-03-31", False) == DateRange(date(2013, 3, 1), date(2013, 3, 31))
+    with pytest.raises(
+        PipelineError, match=r"^--full-refresh rebuilds every month and takes no --start/--end"
+    ):
+        backfill_range("2013-03-01", "2013-03-31", True)
+
+
+def test_backfill_leaves_the_changes_outside_the_range_pending():
+    # New: a January stream file; MAR removed; BATCH rewritten (January, March, November before,
+    # January and December now). A backfill of January rebuilds January only.
+    late = "/b/flights/flight_date=2013-01-02/part-0.parquet|70|2000"
+    rewritten = BATCH.replace("|300|1000", "|310|3000")
+    now = {JAN, late, rewritten}
+    new_months = {late: {(2013, 1)}, rewritten: {(2013, 1), (2013, 12)}}
+    p = plan_backfill(STATE, now, new_months, {(2013, 1)}, FP, REF)
+    assert p.months == {(2013, 1)} and p.pending_full == ()
+    assert p.pending == {
+        (2013, 3): (f"changed file {path_of(BATCH)}", f"removed file {path_of(MAR)}"),
+        (2013, 11): (f"changed file {path_of(BATCH)}",),
+        (2013, 12): (f"changed file {path_of(BATCH)}",),
+    }
+    processed = {JAN: {(2013, 1)}, late: {(2013, 1)}, rewritten: {(2013, 1)}}
+    state = backfill_file_state(STATE["files"], now, {(2013, 1)}, processed, new_months)
+    # late lies in January: processed. rewritten has December rows: still new, and the old
+    # BATCH stays (its March and November still to rebuild), as does the removed MAR.
+    assert state == {
+        JAN: [[2013, 1]],
+        MAR: [[2013, 3]],
+        BATCH: [[2013, 1], [2013, 3], [2013, 11]],
+        late: [[2013, 1]],
+    }
+    # The next normal run then rebuilds what the backfill left: March, November, December and
+    # January once more (the rewritten file is still new and holds January rows).
+    nxt = plan(state=previous(state), files_now=now, new_months={rewritten: {(2013, 1), (2013, 12)}})
+    assert nxt.month_set == {(2013, 1), (2013, 3), (2013, 11), (2013, 12)}
+
+
+def test_backfill_forgets_a_removed_file_whose_months_it_rebuilt():
+    p = plan_backfill(STATE, {JAN, BATCH}, {}, {(2013, 3)}, FP, REF)
+    assert p.pending == {}
+    state = backfill_file_state(STATE["files"], {JAN, BATCH}, {(2013, 3)}, {BATCH: {(2013, 3)}}, {})
+    assert state == {JAN: [[2013, 1]], BATCH: [[2013, 1], [2013, 3], [2013, 11]]}
+    assert plan(state=previous(state), files_now={JAN, BATCH}).unchanged
+
+
+def test_backfill_records_a_known_file_whose_range_month_lost_its_rows():
+    # BATCH's November rows are gone from what the check read (e.g. the month now empty).
+    state = backfill_file_state(STATE["files"], NOW, {(2013, 11)}, {}, {})
+    assert state[BATCH] == [[2013, 1], [2013, 3]]
+
+
+def test_backfill_with_a_changed_config_or_airports_keeps_the_full_rebuild_pending():
+    p = plan_backfill(STATE, NOW, {}, {(2013, 1)}, "fingerprint-2", ["bronze/airports/b.parquet|11|2"])
+    assert p.pending_full == (CONFIG_CHANGED, REFERENCE_CHANGED) and p.pending == {}
