@@ -19,6 +19,7 @@ from flightpipe.core.cli import recorded
 from flightpipe.core.dates import DateRange
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.settings import load_config
+from flightpipe.silver.dryrun import describe_cleaning
 from flightpipe.silver.plan import load_state, state_path
 from flightpipe.silver.stage import clean
 from flightpipe.tools import pipeline
@@ -67,8 +68,20 @@ def test_backfill_rebuilds_only_its_months_and_leaves_the_rest_pending(spark, wo
     mar = [r for r in rows if (r[1], r[2]) == (3, 10)][:50]
     bf.write_stream(spark, Path(cfg.paths.bronze), jan + mar, STREAM_AT, world["root"] / "work", "s2")
 
+    # Its dry run: January replaced, March left pending, nothing written.
+    january = DateRange(date(2013, 1, 1), date(2013, 1, 15))
+    jan_files, state = month_files(cfg, db, "flights", 1), load_state(state_path(cfg.paths.var))
+    plan = describe_cleaning(spark, cfg, date_range=january)
+    assert [(verb, what, detail.split(" (")[0]) for verb, what, detail in plan.lines[1:]] == [
+        ("replace", f"{db}.flights", "the partitions of 2013-01"),
+        ("replace", f"{db}.flights_rejected", "the partitions of 2013-01"),
+        ("keep", "changed bronze months outside the range", "2013-03: left for the next run"),
+        ("write", state_path(cfg.paths.var), "the months this backfill took"),
+    ]
+    assert month_files(cfg, db, "flights", 1) == jan_files
+    assert load_state(state_path(cfg.paths.var)) == state
     # A range inside January is widened to the whole month.
-    backfill = run_clean(spark, cfg, DateRange(date(2013, 1, 1), date(2013, 1, 15)))
+    backfill = run_clean(spark, cfg, january)
     assert backfill.mode == "backfill" and backfill.months == [(2013, 1)]
     counts = (backfill.bronze_rows, backfill.silver_rows, backfill.quarantined, backfill.duplicates)
     assert counts == (942, 842, 0, 100)
