@@ -7,9 +7,9 @@ from pyspark.sql import SparkSession
 from flightpipe.contracts.gold import ALL_TABLES
 from flightpipe.core import net
 from flightpipe.core.dates import DateRange
-from flightpipe.core.dryrun import CHECK, READ, REPLACE, WRITE, DryRun
+from flightpipe.core.dryrun import CHECK, NOTE, READ, REPLACE, WRITE, DryRun
 from flightpipe.core.settings import Settings
-from flightpipe.gold import jdbc
+from flightpipe.gold import jdbc, ranges
 from flightpipe.gold.stage import read_silver
 
 
@@ -37,12 +37,16 @@ def describe_gold(
     if silver.has_model_metrics:
         others.append("model_metrics")
     out.add(READ, ", ".join(f"{database}.{t}" for t in others), "")
-    for spec in ALL_TABLES:
-        if spec.name in live:
-            out.add(
-                REPLACE, f"gold.{spec.name}", f"{live[spec.name]:,} rows now, swapped in one RENAME TABLE"
-            )
+    names = [spec.name for spec in ALL_TABLES]
+    how: dict[str, str] = {}
+    if date_range is not None:
+        out.add(NOTE, "range", date_range.describe())
+        how = {r.mart: r.why for r in ranges.refresh_plan(names, set(live), date_range, gold.database)}
+    for name in names:
+        if name in live:
+            why = f"{how[name]}; " if name in how else ""
+            out.add(REPLACE, f"gold.{name}", f"{why}{live[name]:,} rows now, swapped in one RENAME TABLE")
         else:
-            out.add(WRITE, f"gold.{spec.name}", "created by the swap")
+            out.add(WRITE, f"gold.{name}", "created by the swap")
     out.add(REPLACE, f"{cfg.paths.reports}/index.html", "the HTML report")
     return out

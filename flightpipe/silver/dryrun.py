@@ -25,7 +25,8 @@ def describe_backfill(spark: SparkSession, job: CleaningJob, date_range: DateRan
     months = _months(planned.plan.months)
     out.add(READ, f"bronze flights under {job.bronze}", f"all rows of {months}")
     for table in ("flights", "flights_rejected"):
-        out.add(REPLACE, f"{db}.{table}", f"the partitions of {months} ({date_range.describe()})")
+        out.add(REPLACE, f"{db}.{table}", f"the partitions of {months}")
+    out.add(NOTE, "range", date_range.describe())
     if planned.plan.pending:
         out.add(
             KEEP,

@@ -75,6 +75,7 @@ def test_backfill_rebuilds_only_its_months_and_leaves_the_rest_pending(spark, wo
     assert [(verb, what, detail.split(" (")[0]) for verb, what, detail in plan.lines[1:]] == [
         ("replace", f"{db}.flights", "the partitions of 2013-01"),
         ("replace", f"{db}.flights_rejected", "the partitions of 2013-01"),
+        ("note", "range", "2013-01-01..2013-01-15: month(s) 2013-01"),
         ("keep", "changed bronze months outside the range", "2013-03: left for the next run"),
         ("write", state_path(cfg.paths.var), "the months this backfill took"),
     ]

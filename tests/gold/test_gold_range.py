@@ -16,6 +16,7 @@ from flightpipe.core.catalog import ensure_database
 from flightpipe.core.cli import recorded
 from flightpipe.core.dates import DateRange
 from flightpipe.gold import ranges
+from flightpipe.gold.dryrun import describe_gold
 from flightpipe.gold.stage import run_gold
 from tests.support import gold_data
 from tests.support.gold import drop_silver, query, write_silver
@@ -33,6 +34,12 @@ TOTALS = "SELECT COUNT(*), SUM(flights) FROM `{}`"
 def refresh_february(spark, cfg) -> dict:
     """The details of a gold run over February on the fixture plus EXTRA."""
     write_silver(spark, cfg.catalog.silver_database, flights=gold_data.FLIGHT_ROWS + EXTRA)
+    # The dry run first: it says how each mart would be loaded and changes nothing.
+    before = query(cfg, TOTALS.format("daily_kpis"))
+    plan = {what: detail for _, what, detail in describe_gold(spark, cfg, date_range=FEBRUARY).lines}
+    assert plan["gold.daily_kpis"].startswith("replaces the rows of 2013-02 only; ")
+    assert plan["gold.delay_by_carrier"].startswith("reloads whole: its rows are not by date; ")
+    assert query(cfg, TOTALS.format("daily_kpis")) == before
     details = {}
 
     def body(s, c, record):
