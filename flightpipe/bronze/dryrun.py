@@ -42,7 +42,9 @@ def describe_ingest(cfg: Settings, flights: bool = False, force: bool = False) -
         else:
             why = "--force" if force else "new or changed input files"
             verb = REPLACE if storage.is_dir(target) else WRITE
-            out.add(verb, target, f"{why} (rejected lines under {storage.join(paths.bronze, bronze.REJECTED)})")
+            out.add(
+                verb, target, f"{why} (rejected lines under {storage.join(paths.bronze, bronze.REJECTED)})"
+            )
     api = ingest.openmeteo_api
     if api.enabled:
         out.add(
@@ -69,7 +71,9 @@ def describe_streaming(cfg: Settings) -> DryRun:
     fmt = feed_format(streaming.format, config_file)
     stream = StreamPaths.of(paths, fmt)
     check_state(stream)
-    landing = [f.path for f in storage.list_files(stream.landing, ".csv")] if storage.is_dir(stream.landing) else []
+    landing = (
+        [f.path for f in storage.list_files(stream.landing, ".csv")] if storage.is_dir(stream.landing) else []
+    )
     seen = processed_files(stream.checkpoint)
     new = sorted(p for p in landing if storage.plain_path(p) not in seen)
     for path in new:
@@ -83,7 +87,9 @@ def describe_streaming(cfg: Settings) -> DryRun:
     if new:
         shown = ", ".join(storage.name(p) for p in new[:3]) + (" ..." if len(new) > 3 else "")
         out.add(NOTE, "first files", shown)
-        out.add(WRITE, stream.sink, "appended, partitioned by flight_date (exactly once through the checkpoint)")
+        out.add(
+            WRITE, stream.sink, "appended, partitioned by flight_date (exactly once through the checkpoint)"
+        )
         out.add(WRITE, stream.rejected, "malformed lines and lines without a flight date")
         out.add(WRITE, stream.checkpoint, "the files read and the micro-batches committed")
     else:

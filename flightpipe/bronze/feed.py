@@ -7,12 +7,10 @@ its reason, to ``bronze/_rejected/table=flights``.
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
 
 from flightpipe.bronze import slots as bronze
 from flightpipe.bronze.rejects import csv_reject_reason

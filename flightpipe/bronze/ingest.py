@@ -13,15 +13,14 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from flightpipe.bronze import openmeteo
-from flightpipe.bronze.drift import check_drift, drift_note, unknown_columns, with_rescued
 from flightpipe.bronze import slots as bronze
+from flightpipe.bronze.drift import check_drift, drift_note, unknown_columns, with_rescued
 from flightpipe.bronze.sources import (
     SourceFile,
     check_header,
