@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flightpipe.bronze import slots as bronze
-from flightpipe.bronze.feed import FeedFormat, StreamPaths, feed_format, processed_files
+from flightpipe.bronze.feed import StreamPaths, feed_format, processed_files
 from flightpipe.bronze.ingest import is_unchanged, plan
 from flightpipe.bronze.sources import SourceFile, check_header
 from flightpipe.bronze.streaming import check_state
+from flightpipe.contracts.layouts import FILE_LAYOUTS
 from flightpipe.core import storage
 from flightpipe.core.dryrun import CHECK, KEEP, NOTE, READ, REPLACE, WRITE, DryRun, needs_jvm
 from flightpipe.core.settings import Settings
@@ -18,7 +19,8 @@ def _size(paths: list[str]) -> str:
 
 def ingest_needs_jvm(cfg: Settings) -> bool:
     """True when an input or a data folder of ingest is a URI (reached through Spark's JVM)."""
-    inputs = [*cfg.ingest.bts_files, *(w.path for w in cfg.ingest.openmeteo_files)]
+    flights = [p for layout in FILE_LAYOUTS for p in getattr(cfg.ingest, layout.files_setting)]
+    inputs = [*flights, *(w.path for w in cfg.ingest.openmeteo_files)]
     return needs_jvm(*inputs, cfg.paths.bronze, cfg.paths.cache)
 
 
@@ -33,6 +35,7 @@ def describe_ingest(cfg: Settings, flights: bool = False, force: bool = False) -
     out = DryRun("ingest")
     slots = plan(ingest, paths.cache, flights, config_file, dry_run=True)
     manifest = bronze.read_manifest(paths.bronze)
+    landed = False
     for slot in slots:
         target = bronze.slot_path(paths.bronze, slot.table, slot.fmt)
         files = [s.path for s in slot.sources]
@@ -40,6 +43,7 @@ def describe_ingest(cfg: Settings, flights: bool = False, force: bool = False) -
         if not force and is_unchanged(slot, manifest, paths.bronze):
             out.add(KEEP, target, "its files (by checksum) are those of the last run")
         else:
+            landed = True
             why = "--force" if force else "new or changed input files"
             verb = REPLACE if storage.is_dir(target) else WRITE
             out.add(
@@ -53,15 +57,9 @@ def describe_ingest(cfg: Settings, flights: bool = False, force: bool = False) -
             f"would fetch {', '.join(api.airports)} from {api.start_date} to {api.end_date} into {paths.cache} "
             "(not called by a dry run)",
         )
-    if any(not is_unchanged(s, manifest, paths.bronze) or force for s in slots):
+    if landed:
         out.add(WRITE, storage.join(paths.bronze, bronze.MANIFEST), "the checksums of the landed files")
     return out
-
-
-def _header_columns(fmt: FeedFormat) -> list[str]:
-    names = [n for n in fmt.schema.fieldNames() if n]
-    # A BTS feed needs the columns the pipeline uses; the other layout is read whole.
-    return ["FlightDate", "Reporting_Airline", "Origin", "Dest"] if fmt.name == "bts" else names
 
 
 def describe_streaming(cfg: Settings) -> DryRun:
@@ -77,7 +75,7 @@ def describe_streaming(cfg: Settings) -> DryRun:
     seen = processed_files(stream.checkpoint)
     new = sorted(p for p in landing if storage.plain_path(p) not in seen)
     for path in new:
-        check_header(SourceFile(path, path, fmt.name, ""), _header_columns(fmt))
+        check_header(SourceFile(path, path, fmt.name, ""), list(fmt.required))
     out.add(
         READ,
         stream.landing,

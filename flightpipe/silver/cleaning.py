@@ -113,6 +113,17 @@ class PlannedRun:
     plan: RebuildPlan
     airports: tuple[DataFrame, int] | None  # built already when the run is a full rebuild
 
+    def next_state(self, processed: dict[str, set[Month]]) -> dict:
+        """The state after this run rebuilt its months, with ``processed`` file -> months read."""
+        old = {} if self.plan.full else self.state.get("files", {})
+        return {
+            "version": STATE_VERSION,
+            "config": self.fingerprint,
+            "reference_files": self.reference_files,
+            "weather_files": self.weather_files,
+            "files": next_file_state(old, self.files_now, self.plan.month_set, processed),
+        }
+
 
 def plan_run(
     spark: SparkSession, job: CleaningJob, full_refresh: bool = False, tables_exist: bool | None = None
@@ -163,21 +174,12 @@ def plan_run(
 def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = False) -> CleaningResult:
     """Bronze -> silver for the changed months (everything with ``full_refresh``)."""
     planned = plan_run(spark, job, full_refresh)
-    actions, sources, state, plan, built = (
-        planned.actions,
-        planned.sources,
-        planned.state,
-        planned.plan,
-        planned.airports,
-    )
-    files_now, fingerprint = planned.files_now, planned.fingerprint
-    ref_files, wx_files, db = planned.reference_files, planned.weather_files, job.database
+    actions, sources, plan, db = planned.actions, planned.sources, planned.plan, job.database
     if plan.unchanged:
         log.info("bronze unchanged since the last run: %s left as it is", db)
         return CleaningResult(mode="unchanged", rule_actions=actions)
 
     full, months = plan.full, plan.month_set
-    old_files: dict[str, list[list[int]]] = {} if full else state.get("files", {})
     mode = "full" if full else "incremental"
     if full:
         log.info("full rebuild (%s)", "; ".join(plan.reasons))
@@ -189,7 +191,7 @@ def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = Fal
     # Reference data first: flights need the airports' time zones.
     airport_count = 0
     if full:
-        airports, airport_count = built or build_airports(spark, job.bronze)
+        airports, airport_count = planned.airports or build_airports(spark, job.bronze)
     else:
         airports = spark.table(f"{db}.airports")
     airlines = build_airlines(spark, job.bronze) if full else None
@@ -228,16 +230,7 @@ def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = Fal
         if plan.weather_changed:
             result.weather = write_weather(spark, wx_df, f"{db}.weather_hourly")
 
-    save_state(
-        job.state_file,
-        {
-            "version": STATE_VERSION,
-            "config": fingerprint,
-            "reference_files": ref_files,
-            "weather_files": wx_files,
-            "files": next_file_state(old_files, files_now, months, processed),
-        },
-    )
+    save_state(job.state_file, planned.next_state(processed))
     return result
 
 

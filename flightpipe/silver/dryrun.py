@@ -5,16 +5,17 @@ from __future__ import annotations
 from pyspark.sql import SparkSession
 
 from flightpipe.core import storage
-from flightpipe.core.dates import DateRange
+from flightpipe.core.dates import DateRange, month_label
 from flightpipe.core.dryrun import KEEP, NOTE, READ, REPLACE, WRITE, DryRun, table_exists
 from flightpipe.core.settings import Settings
 from flightpipe.silver.backfill import plan_backfill_run
 from flightpipe.silver.cleaning import CleaningJob, plan_run
+from flightpipe.silver.plan import NO_DATE
 from flightpipe.silver.stage import job_of
 
 
 def _months(months) -> str:
-    shown = [f"{y:04d}-{m:02d}" if (y, m) != (0, 0) else "no date" for y, m in sorted(months)]
+    shown = [month_label(m) if m != NO_DATE else "no date" for m in sorted(months)]
     return ", ".join(shown[:12]) + (f" ... ({len(shown)} months)" if len(shown) > 12 else "")
 
 
@@ -66,8 +67,8 @@ def describe_cleaning(
     else:
         for table in ("flights", "flights_rejected"):
             out.add(REPLACE, f"{db}.{table}", f"the partitions of {_months(plan.months)}")
-        for (y, m), why in plan.months.items():
-            out.add("because", f"{y:04d}-{m:02d}", "; ".join(why))
+        for month, why in plan.months.items():
+            out.add("because", month_label(month), "; ".join(why))
     if plan.weather_changed:
         out.add(REPLACE, f"{db}.weather_hourly", "bronze weather changed")
     out.add(WRITE, job.state_file, "the bronze files and months this run took")

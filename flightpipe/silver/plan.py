@@ -16,14 +16,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flightpipe.core import storage
-from flightpipe.core.dates import DateRange, parse_range
+from flightpipe.core.dates import DateRange, Month, parse_range
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.settings import Cleaning
 
 STATE_VERSION = 1
 
-Month = tuple[int, int]  # (year, month); (0, 0) = rows without a usable flight date
-NO_DATE: Month = (0, 0)
+NO_DATE: Month = (0, 0)  # the month of rows without a usable flight date
 
 FULL_REFRESH = "--full-refresh"
 NO_STATE = "no previous state"
