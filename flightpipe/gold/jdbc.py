@@ -6,7 +6,8 @@ the rows, the row count is checked, and a single ``RENAME TABLE`` then swaps eve
 table in at once. A reader sees the old complete tables or the new complete ones, never a
 missing or half-filled one; when anything fails the old tables stay and the staging tables
 are dropped. A range refresh first copies a mart's live rows outside the range into its
-staging table on the server, so only the range's rows travel from Spark. The password is only ever handed to the drivers, never put in a URL or message.
+staging table on the server, so only the range's rows travel from Spark. The password is only
+ever handed to the drivers, never put in a URL or message.
 """
 
 from __future__ import annotations
