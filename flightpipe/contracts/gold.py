@@ -236,6 +236,36 @@ PIPELINE_RUNS = TableSpec(
     indexes=(("stage", "started_at"),),
 )
 
+DATA_QUALITY = TableSpec(
+    name="data_quality",
+    comment=(
+        "Data-quality results of the pipeline stages (copy of silver.dq_results); grain: one row per "
+        "stage run and check (row rule, dataset check or source freshness)"
+    ),
+    columns=(
+        Column("run_id", "VARCHAR(64) NOT NULL", "Pipeline run id (join to pipeline_runs)"),
+        Column("stage", "VARCHAR(32) NOT NULL", "Stage that ran the check"),
+        Column("started_at", "DATETIME(6) NOT NULL", "Start of that stage run, UTC (join to pipeline_runs)"),
+        Column("check_name", "VARCHAR(64) NOT NULL", "Rule or check name"),
+        Column("kind", "VARCHAR(16) NOT NULL", "row_rule, dataset or freshness"),
+        Column("dataset", "VARCHAR(128) NULL", "Table or source checked"),
+        Column("action", "VARCHAR(8) NULL", "Configured action: warn, drop or fail"),
+        Column("rows_checked", "BIGINT NULL", "Rows the check looked at"),
+        Column("rows_failing", "BIGINT NULL", "Rows that broke it"),
+        Column("failing_pct", "DECIMAL(9,4) NULL", "rows_failing / rows_checked * 100"),
+        Column("status", "VARCHAR(8) NOT NULL", "pass, warn, dropped or failed"),
+        Column("observed", "VARCHAR(255) NULL", "The value measured (a share, a newest date, an age)"),
+        Column("message", "TEXT NULL", "One sentence on what was found"),
+        Column(
+            "sample_keys",
+            "TEXT NULL",
+            "Up to 5 failing rows as a JSON array of {flight_date, carrier, flight_number, origin, source_file}",
+        ),
+    ),
+    primary_key=("run_id", "stage", "started_at", "check_name"),
+    indexes=(("check_name", "started_at"), ("status",)),
+)
+
 ALL_TABLES = (
     DELAY_BY_CARRIER,
     DELAY_BY_AIRPORT_MONTH,
@@ -245,4 +275,5 @@ ALL_TABLES = (
     DAILY_KPIS,
     MODEL_PERFORMANCE,
     PIPELINE_RUNS,
+    DATA_QUALITY,
 )

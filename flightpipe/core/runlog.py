@@ -48,6 +48,8 @@ class StageRun:
     ended_at: datetime | None = None
     status: str = "running"
     error: str | None = None
+    # Data-quality results (flightpipe.contracts.quality.CheckResult), copied into dq_results.
+    checks: list[Any] = field(default_factory=list)
 
     def __enter__(self) -> StageRun:
         self.started_at = utcnow()
@@ -75,8 +77,10 @@ class StageRun:
 
     def record(self) -> dict[str, Any]:
         """The record as a JSON-ready dict (the silver.pipeline_runs columns)."""
+        checks = [c.record() for c in self.checks]
         data = asdict(self)
         data.pop("runs")
+        data["checks"] = checks
         data["started_at"] = self.started_at.isoformat(sep=" ")
         data["ended_at"] = self.ended_at.isoformat(sep=" ") if self.ended_at else None
         data["details"] = json.dumps(self.details, sort_keys=True, default=str)
@@ -115,8 +119,35 @@ def find_record(var: str, stage: str, run_id: str, since: float) -> dict[str, An
     return storage.read_json(max(found, key=lambda f: f.mtime).path, default={})
 
 
+RUN_KEY = ["run_id", "stage", "started_at"]
+RUNS_COMMENT = "One row per pipeline stage run"
+DQ_COMMENT = (
+    "Data-quality results, append-only: one row per stage run and check (row rule, dataset, freshness)"
+)
+
+
+def check_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dq_results rows of one run record (its checks, keyed by the record's run)."""
+    return [{**c, **{k: record.get(k) for k in RUN_KEY}} for c in record.get("checks") or []]
+
+
+def _append(spark, rows: list[dict[str, Any]], schema, table: str, key: list[str], comment: str) -> None:
+    """Append the rows not yet in ``table`` (by ``key``); create it on first use."""
+    names = schema.fieldNames()
+    df = spark.createDataFrame([tuple(r.get(n) for n in names) for r in rows], schema)
+    if spark.catalog.tableExists(table):
+        existing = spark.table(table).select(*key).distinct()
+        df = df.join(existing, key, "left_anti")
+        df.select(*names).write.insertInto(table)
+    else:
+        df.write.format("parquet").saveAsTable(table)
+        spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ('comment' = '{comment}')")
+
+
 def sync_to_hive(spark, runs: str, database: str, warehouse: str) -> int:
-    """Append pending run records to ``<database>.pipeline_runs``; return how many."""
+    """Append pending run records to ``<database>.pipeline_runs`` and their checks to
+    ``<database>.dq_results``; return how many records."""
+    from flightpipe.contracts.quality import DQ_RESULTS
     from flightpipe.contracts.silver import PIPELINE_RUNS
     from flightpipe.core.catalog import ensure_database
 
@@ -128,17 +159,11 @@ def sync_to_hive(spark, runs: str, database: str, warehouse: str) -> int:
     for row in rows:
         for key in ("started_at", "ended_at"):
             row[key] = datetime.fromisoformat(row[key]) if row.get(key) else None
-    names = PIPELINE_RUNS.fieldNames()
-    df = spark.createDataFrame([tuple(r.get(n) for n in names) for r in rows], PIPELINE_RUNS)
-    table = f"{database}.pipeline_runs"
-    if spark.catalog.tableExists(table):
-        existing = spark.table(table).select("run_id", "stage", "started_at")
-        df = df.join(existing, ["run_id", "stage", "started_at"], "left_anti")
-        df.select(*names).write.insertInto(table)
-    else:
-        ensure_database(spark, database, warehouse)
-        df.write.format("parquet").saveAsTable(table)
-        spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ('comment' = 'One row per pipeline stage run')")
+    ensure_database(spark, database, warehouse)
+    _append(spark, rows, PIPELINE_RUNS, f"{database}.pipeline_runs", RUN_KEY, RUNS_COMMENT)
+    checks = [c for r in rows for c in check_rows(r)]
+    if checks:
+        _append(spark, checks, DQ_RESULTS, f"{database}.dq_results", [*RUN_KEY, "check_name"], DQ_COMMENT)
     done = storage.join(runs, "synced")
     for p in files:
         storage.rename(p, storage.join(done, storage.name(p)))

@@ -259,6 +259,59 @@ class Cleaning(Section):
     weather_source_priority: Texts
 
 
+# A dataset check's action: warn (report, go on) or fail (stop, nothing written).
+CheckAction = Literal["warn", "fail"]
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhd])\s*$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(value: Any) -> Any:
+    """'36h', '2d', '90m' -> seconds; empty -> None (not checked)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    found = _DURATION.match(str(value))
+    if not found:
+        raise ValueError(f"must be a duration such as 90m, 36h or 2d (or empty), not {value!r}")
+    return float(found.group(1)) * _UNIT_SECONDS[found.group(2)]
+
+
+Duration = Annotated[float | None, BeforeValidator(_duration)]
+
+
+class Freshness(Section):
+    warn_after: Duration
+    error_after: Duration
+
+
+class FreshnessSources(Section):
+    """Thresholds per source: batch flight files, the streaming landing, weather."""
+
+    bts: Freshness
+    streaming: Freshness
+    weather: Freshness
+
+
+class QualityChecks(Section):
+    reconciliation: CheckAction
+    referential_airports: CheckAction
+    referential_carriers: CheckAction
+    weather_coverage: CheckAction
+    gold_totals: CheckAction
+
+
+class Quality(Section):
+    checks: QualityChecks
+    min_weather_coverage: float
+    freshness: FreshnessSources
+
+
+class Lineage(Section):
+    transport: Literal["file", "http", "off"]
+    dir: DataPath
+    url: Text
+    namespace: Text
+
+
 class Logistic(Section):
     max_iter: int
     reg_params: Floats
@@ -302,6 +355,8 @@ class Settings(Section):
     mariadb: MariaDB
     streaming: Streaming
     cleaning: Cleaning
+    quality: Quality
+    lineage: Lineage
     ml: Ml
     config_file: str = ""
     install_root: str = str(PACKAGE_ROOT)
