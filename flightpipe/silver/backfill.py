@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
+from flightpipe.contracts.quality import CheckResult
 from flightpipe.core.dates import DateRange, month_label
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import temporary_conf
@@ -20,7 +21,7 @@ from flightpipe.silver import quality
 from flightpipe.silver.cleaning import (
     CleaningJob,
     check_flights,
-    quality_settings,
+    expectations,
     scan_months,
     write_flights,
 )
@@ -92,7 +93,9 @@ def plan_backfill_run(spark: SparkSession, job: CleaningJob, date_range: DateRan
     return PlannedBackfill(actions, sources, state, files_now, new_months, plan)
 
 
-def run_backfill(spark: SparkSession, job: CleaningJob, date_range: DateRange) -> CleaningResult:
+def run_backfill(
+    spark: SparkSession, job: CleaningJob, date_range: DateRange, sink: list[CheckResult] | None = None
+) -> CleaningResult:
     """Rebuild the months ``date_range`` touches from all their bronze rows; nothing else.
 
     Bronze changes outside the range stay pending: the state records as processed only what
@@ -116,14 +119,15 @@ def run_backfill(spark: SparkSession, job: CleaningJob, date_range: DateRange) -
     with temporary_conf(
         spark, "spark.sql.shuffle.partitions", str(cleaning_partitions(sources, job.min_partitions))
     ):
+        carriers = spark.table(f"{db}.airlines") if spark.catalog.tableExists(f"{db}.airlines") else None
         checked, summary = check_flights(
             sources,
             months,
             spark.table(f"{db}.airports"),
-            quality_settings(job.cleaning),
-            actions,
-            f"bronze flights under {job.bronze}",
-            job.config_file,
+            carriers,
+            expectations(job, actions),
+            {},
+            [] if sink is None else sink,
         )
         if not summary.per_month:
             checked.unpersist()

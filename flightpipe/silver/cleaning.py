@@ -28,12 +28,14 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from flightpipe.bronze.slots import read_manifest
+from flightpipe.contracts.quality import CheckResult
 from flightpipe.core import runlog
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.frames import union_all
 from flightpipe.core.session import temporary_conf
-from flightpipe.core.settings import Cleaning
-from flightpipe.silver import quality, weather
+from flightpipe.core.settings import Cleaning, Quality
+from flightpipe.silver import checks, quality, weather
 from flightpipe.silver.conform import (
     clean_flights,
     conform_source,
@@ -43,6 +45,7 @@ from flightpipe.silver.conform import (
     to_silver_flights,
     with_bucket,
 )
+from flightpipe.silver.freshness import freshness_results, merge_newest
 from flightpipe.silver.inputs import (
     FlightSource,
     cleaning_partitions,
@@ -87,6 +90,29 @@ class CleaningJob:
     cleaning: Cleaning
     min_partitions: int  # spark.shuffle_partitions
     config_file: str
+    quality: Quality  # dataset checks and freshness thresholds
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """The row rules and dataset checks a run applies, with their actions."""
+
+    settings: quality.QualitySettings
+    actions: dict[str, str]  # row rule -> warn | drop | fail
+    dataset_actions: dict[str, str]  # dataset check -> warn | fail
+    where: str  # the input, for the failure sentence
+    config_file: str
+
+
+def expectations(job: CleaningJob, actions: dict[str, str]) -> Expectations:
+    """The expectations of ``job`` with the rule ``actions`` it resolved."""
+    return Expectations(
+        quality_settings(job.cleaning),
+        actions,
+        dict(job.quality.checks),
+        f"bronze flights under {job.bronze}",
+        job.config_file,
+    )
 
 
 def quality_settings(cleaning: Cleaning) -> quality.QualitySettings:
@@ -113,8 +139,9 @@ class PlannedRun:
     plan: RebuildPlan
     airports: tuple[DataFrame, int] | None  # built already when the run is a full rebuild
 
-    def next_state(self, processed: dict[str, set[Month]]) -> dict:
-        """The state after this run rebuilt its months, with ``processed`` file -> months read."""
+    def next_state(self, processed: dict[str, set[Month]], newest: dict[str, str]) -> dict:
+        """The state after this run rebuilt its months, with ``processed`` file -> months read
+        and the ``newest`` flight date / weather hour per source now landed."""
         old = {} if self.plan.full else self.state.get("files", {})
         return {
             "version": STATE_VERSION,
@@ -122,6 +149,7 @@ class PlannedRun:
             "reference_files": self.reference_files,
             "weather_files": self.weather_files,
             "files": next_file_state(old, self.files_now, self.plan.month_set, processed),
+            "newest": newest,
         }
 
 
@@ -171,12 +199,22 @@ def plan_run(
     return PlannedRun(actions, sources, state, files_now, fingerprint, ref_files, wx_files, plan, built)
 
 
-def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = False) -> CleaningResult:
-    """Bronze -> silver for the changed months (everything with ``full_refresh``)."""
+def run_cleaning(
+    spark: SparkSession, job: CleaningJob, full_refresh: bool = False, sink: list[CheckResult] | None = None
+) -> CleaningResult:
+    """Bronze -> silver for the changed months (everything with ``full_refresh``).
+
+    The data-quality results go into ``sink`` as they are known (so a run stopped by a check
+    still reports them).
+    """
+    sink = [] if sink is None else sink
     planned = plan_run(spark, job, full_refresh)
     actions, sources, plan, db = planned.actions, planned.sources, planned.plan, job.database
     if plan.unchanged:
         log.info("bronze unchanged since the last run: %s left as it is", db)
+        sink.extend(
+            freshness_results(planned.state.get("newest", {}), job.quality.freshness, runlog.utcnow())
+        )
         return CleaningResult(mode="unchanged", rule_actions=actions)
 
     full, months = plan.full, plan.month_set
@@ -195,6 +233,7 @@ def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = Fal
     else:
         airports = spark.table(f"{db}.airports")
     airlines = build_airlines(spark, job.bronze) if full else None
+    carriers = airlines if full else _table_or_none(spark, f"{db}.airlines")
 
     # The unique-key window sorts its partitions in memory: sized to the input, they stay
     # small at any scale (a fixed count fills the memory and spills on a large bronze).
@@ -204,14 +243,9 @@ def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = Fal
     with temporary_conf(spark, "spark.sql.shuffle.partitions", str(partitions)):
         checked = None
         if full or months:
+            landed = landed_rows(job.bronze) if full else {}
             checked, summary = check_flights(
-                sources,
-                months,
-                airports,
-                quality_settings(job.cleaning),
-                actions,
-                f"bronze flights under {job.bronze}",
-                job.config_file,
+                sources, months, airports, carriers, expectations(job, actions), landed, sink
             )
             result.add_summary(summary, months)
             processed = summary.file_months
@@ -230,8 +264,24 @@ def run_cleaning(spark: SparkSession, job: CleaningJob, full_refresh: bool = Fal
         if plan.weather_changed:
             result.weather = write_weather(spark, wx_df, f"{db}.weather_hourly")
 
-    save_state(job.state_file, planned.next_state(processed))
+    found = dict(summary.newest) if checked is not None else {}
+    if result.weather.get("newest_hour"):
+        found["weather"] = result.weather["newest_hour"]
+    newest = merge_newest(planned.state.get("newest", {}), found, replace=full)
+    if not plan.weather_changed and "weather" in planned.state.get("newest", {}):
+        newest["weather"] = planned.state["newest"]["weather"]
+    sink.extend(freshness_results(newest, job.quality.freshness, runlog.utcnow()))
+    save_state(job.state_file, planned.next_state(processed, newest))
     return result
+
+
+def _table_or_none(spark: SparkSession, table: str) -> DataFrame | None:
+    return spark.table(table) if spark.catalog.tableExists(table) else None
+
+
+def landed_rows(bronze: str) -> dict[str, int]:
+    """Bronze slot (table/format) -> rows ingest landed in it, from the bronze manifest."""
+    return {k: int(v.get("rows", 0)) for k, v in read_manifest(bronze).items() if isinstance(v, dict)}
 
 
 def scan_months(staged: list[DataFrame], ids: dict[str, str], to_scan: set[str]) -> dict[str, set[Month]]:
@@ -246,15 +296,18 @@ def check_flights(
     sources: list[FlightSource],
     months: set[Month] | None,
     airports: DataFrame,
-    settings: quality.QualitySettings,
-    actions: dict[str, str],
-    where: str,
-    config_file: str,
+    carriers: DataFrame | None,
+    expect: Expectations,
+    landed: dict[str, int],
+    sink: list[CheckResult],
 ) -> tuple[DataFrame, Summary]:
-    """The checked rows of ``months`` (all when None), persisted, and their summary.
+    """The checked rows of ``months`` (all when None), persisted, and their summary; the
+    data-quality results go into ``sink``.
 
-    Stops with the failing rule's sentence, nothing written, when a ``fail`` rule is broken.
+    ``landed`` maps the bronze slots read whole to the rows ingest landed in them. Stops with
+    one sentence, nothing written, when a ``fail`` rule is broken or a ``fail`` check fails.
     """
+    settings, actions = expect.settings, expect.actions
     pruned = [prune_stream(s, months) for s in sources]
     staged = union_all([conform_source(s).transform(with_bucket) for s in pruned]).transform(
         filter_months(months)
@@ -262,13 +315,31 @@ def check_flights(
     # On disk: the checked rows are read by the summary and the two writes; held in the heap
     # they would grow the driver JVM with the input (local mode runs the tasks there).
     checked = clean_flights(staged, airports, settings, actions).persist(StorageLevel.DISK_ONLY)
-    summary = summarize(checked)
+    summary = summarize(checked.transform(lambda df: checks.with_known_carrier(df, carriers)))
+    sink.extend(flight_results(summary, expect, landed))
     try:
-        quality.check_fail_rules(summary.rules, actions, where, config_file)
+        quality.check_fail_rules(summary.rules, actions, expect.where, expect.config_file)
+        checks.raise_failed(sink, expect.where, expect.config_file)
     except PipelineError:
         checked.unpersist()
         raise
     return checked, summary
+
+
+def flight_results(summary: Summary, expect: Expectations, landed: dict[str, int]) -> list[CheckResult]:
+    """The row rules', reconciliation's and referential checks' results of one pass."""
+    checked_rows = sum(v["rows"] for v in summary.per_month.values())
+    silver_rows = sum(v[quality.SILVER] for v in summary.per_month.values())
+    slots = {s: (landed[s], rows) for s, rows in summary.per_slot.items() if s in landed}
+    return [
+        *checks.rule_results(checked_rows, summary.rules, expect.actions, summary.samples),
+        checks.reconciliation_result(
+            summary.per_source_file, slots, expect.dataset_actions[checks.RECONCILIATION]
+        ),
+        *checks.referential_results(
+            silver_rows, summary.referential, summary.has_carriers, expect.dataset_actions, summary.samples
+        ),
+    ]
 
 
 def write_reference(
@@ -309,7 +380,7 @@ def write_weather(spark: SparkSession, conformed: DataFrame | None, table: str) 
     """Rebuild the weather table; return bronze rows, unplaceable rows, duplicates and silver rows."""
     if conformed is None:
         spark.sql(f"TRUNCATE TABLE {table}")
-        return {"bronze_rows": 0, "unplaceable": 0, "duplicates": 0, "silver_rows": 0}
+        return {"bronze_rows": 0, "unplaceable": 0, "duplicates": 0, "silver_rows": 0, "newest_hour": None}
     # Counted while the table is written (observed metrics), not in passes of their own.
     read, kept = Observation("weather_bronze"), Observation("weather_silver")
     unplaceable = F.col("airport").isNull() | (F.col("airport") == "") | F.col("hour_utc").isNull()
@@ -319,7 +390,7 @@ def write_weather(spark: SparkSession, conformed: DataFrame | None, table: str) 
         )
         .transform(weather.filter_keyed)
         .transform(weather.dedup_airport_hours)
-        .observe(kept, F.count(F.lit(1)).alias("rows"))
+        .observe(kept, F.count(F.lit(1)).alias("rows"), F.max("hour_utc").alias("newest"))
     )
     overwrite_table(spark, silver.transform(weather.to_silver_weather), table, files=1)
     bronze_rows, unplaced = int(read.get["rows"]), int(read.get["unplaceable"] or 0)
@@ -329,4 +400,5 @@ def write_weather(spark: SparkSession, conformed: DataFrame | None, table: str) 
         "unplaceable": unplaced,
         "duplicates": bronze_rows - unplaced - out,
         "silver_rows": out,
+        "newest_hour": kept.get["newest"].isoformat(sep=" ") if kept.get["newest"] else None,
     }

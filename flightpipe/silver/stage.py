@@ -11,7 +11,7 @@ from flightpipe.core.settings import Settings
 from flightpipe.silver.backfill import run_backfill
 from flightpipe.silver.cleaning import CleaningJob, run_cleaning
 from flightpipe.silver.plan import state_path
-from flightpipe.silver.summary import CleaningResult, log_summary
+from flightpipe.silver.summary import CleaningResult, log_checks, log_summary
 
 
 def job_of(cfg: Settings) -> CleaningJob:
@@ -24,6 +24,7 @@ def job_of(cfg: Settings) -> CleaningJob:
         cleaning=cfg.cleaning,
         min_partitions=cfg.spark.shuffle_partitions,
         config_file=cfg.config_file,
+        quality=cfg.quality,
     )
 
 
@@ -38,9 +39,9 @@ def clean(
     the summary, the counts in the run record."""
     job = job_of(cfg)
     if date_range is None:
-        result = run_cleaning(spark, job, full_refresh=full_refresh)
+        result = run_cleaning(spark, job, full_refresh=full_refresh, sink=record.checks)
     else:
-        result = run_backfill(spark, job, date_range)
+        result = run_backfill(spark, job, date_range, sink=record.checks)
     record.rows_in = result.bronze_rows
     record.rows_out = result.silver_rows
     record.rows_rejected = result.quarantined
@@ -48,6 +49,7 @@ def clean(
     if date_range is not None:
         record.details["range"] = date_range.details()
     log_summary(result, job.database)
+    log_checks(record.checks)
     if result.mode != "unchanged" and not result.balanced:
         raise PipelineError(
             f"cleaning lost rows: bronze {result.bronze_rows} != silver {result.silver_rows} + "

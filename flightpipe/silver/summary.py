@@ -9,7 +9,8 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from flightpipe.silver import quality
+from flightpipe.silver import checks, quality
+from flightpipe.silver.freshness import freshness_source
 from flightpipe.silver.plan import Month, file_identities, month_of
 
 log = logging.getLogger("flightpipe.silver")
@@ -22,13 +23,26 @@ class Summary:
     per_month: dict[Month, dict[str, int]]
     rules: dict[str, int]
     file_months: dict[str, set[Month]]  # bronze file identity -> months of its rows
+    per_source_file: dict[str, dict[str, int]] = field(default_factory=dict)  # outcome counts
+    per_slot: dict[str, int] = field(default_factory=dict)  # bronze table/source_format -> rows
+    samples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # check -> failing keys
+    referential: dict[str, int] = field(default_factory=dict)  # check -> failing silver rows
+    has_carriers: bool = False
+    newest: dict[str, str] = field(default_factory=dict)  # freshness source -> newest flight date
+
+
+OUTCOMES = ("rows", quality.SILVER, quality.QUARANTINED, quality.DUPLICATE)
 
 
 def summarize(checked: DataFrame) -> Summary:
-    """Per-month outcome counts, per-rule counts and each bronze file's months, in one pass."""
-    outcomes = ("rows", quality.SILVER, quality.QUARANTINED, quality.DUPLICATE)
+    """Per-month outcome counts, per-rule counts, each bronze file's months, the data-quality
+    checks' counts and failing keys, and the newest flight date per source, in one pass.
+
+    ``checked`` carries ``_has_carrier`` (:func:`flightpipe.silver.checks.with_known_carrier`).
+    """
+    keys = ("_bronze_table", "_bronze_file", "source_format", "_source_file", "year", "month")
     rows = (
-        checked.groupBy("_bronze_file", "year", "month")
+        checked.groupBy(*keys)
         .agg(
             F.count(F.lit(1)).alias("rows"),
             *[
@@ -36,6 +50,7 @@ def summarize(checked: DataFrame) -> Summary:
                 for o in (quality.SILVER, quality.QUARANTINED, quality.DUPLICATE)
             ],
             *quality.rule_count_columns(),
+            *checks.check_columns(),
         )
         .collect()
     )
@@ -43,15 +58,43 @@ def summarize(checked: DataFrame) -> Summary:
     per_month: dict[Month, dict[str, int]] = {}
     rules = dict.fromkeys(quality.RULE_NAMES, 0)
     file_months: dict[str, set[Month]] = {}
+    per_file: dict[str, dict[str, int]] = {}
+    per_slot: dict[str, int] = {}
+    referential = dict.fromkeys((checks.REFERENTIAL_AIRPORTS, checks.REFERENTIAL_CARRIERS), 0)
+    newest: dict[str, str] = {}
     for r in rows:
         month = month_of(r["year"], r["month"])
-        counts = per_month.setdefault(month, dict.fromkeys(outcomes, 0))
-        for k in outcomes:
+        counts = per_month.setdefault(month, dict.fromkeys(OUTCOMES, 0))
+        by_file = per_file.setdefault(r["_source_file"] or "(unknown)", dict.fromkeys(OUTCOMES, 0))
+        for k in OUTCOMES:
             counts[k] += int(r[k] or 0)
+            by_file[k] += int(r[k] or 0)
+        slot = f"{r['_bronze_table']}/{r['source_format']}"
+        per_slot[slot] = per_slot.get(slot, 0) + int(r["rows"])
         for name in quality.RULE_NAMES:
             rules[name] += int(r[f"rule__{name}"] or 0)
+        for name in referential:
+            referential[name] += int(r[f"fail__{name}"] or 0)
         file_months.setdefault(ids[r["_bronze_file"]], set()).add(month)
-    return Summary(per_month, rules, file_months)
+        source = freshness_source(r["_bronze_table"])
+        if r["newest_flight_date"] is not None:
+            day = r["newest_flight_date"].isoformat()
+            newest[source] = max(newest.get(source, day), day)
+    samples = {
+        name: checks.merge_samples(r[f"sample__{name}"] for r in rows)
+        for name in (*quality.RULE_NAMES, *referential)
+    }
+    return Summary(
+        per_month,
+        rules,
+        file_months,
+        per_file,
+        per_slot,
+        samples,
+        referential,
+        any(r["has_carriers"] for r in rows),
+        newest,
+    )
 
 
 @dataclass
@@ -134,3 +177,14 @@ def log_summary(result: CleaningResult, db: str) -> None:
         )
     for name, count in result.reference.items():
         log.info("%s.%s: %d rows", db, name, count)
+
+
+def log_checks(results: list) -> None:
+    """One line per check that did not pass (errors for failed ones), one for all that passed."""
+    passed = [r.check_name for r in results if r.status == "pass"]
+    for r in results:
+        if r.status != "pass":
+            level = logging.ERROR if r.status == "failed" else logging.WARNING
+            log.log(level, "check %-24s %-7s %s", r.check_name, r.status, r.message)
+    if passed:
+        log.info("checks passed: %s", ", ".join(passed))

@@ -327,3 +327,40 @@ def test_a_month_larger_than_the_advisory_size_is_written_as_several_files(spark
     assert written[0].files > 1
     assert written[1].files == 1
     assert spark.table(table).select("id").distinct().count() == 20_010
+
+
+def test_data_quality_results(spark, world):
+    """One silver.dq_results row per check of the first run, counted in its summary pass."""
+    db = world["db"]
+    got = {
+        r["check_name"]: r
+        for r in spark.table(f"{db}.dq_results").where("stage = 'cleaning'").collect()
+        if r["run_id"] == runlog.current_run_id()
+    }
+    first = {k: v for k, v in got.items() if v["started_at"] == min(x["started_at"] for x in got.values())}
+    rules = {
+        n: (r["kind"], r["action"], r["rows_checked"], r["rows_failing"], r["status"])
+        for n, r in first.items()
+    }
+    assert rules["required_keys"] == ("row_rule", "drop", 3499, 2, "dropped")
+    assert rules["valid_clock_times"] == ("row_rule", "drop", 3499, 0, "pass")
+    assert rules["unique_key"] == ("row_rule", "drop", 3499, 842, "dropped")
+    assert rules["reconciliation"] == ("dataset", "fail", 3499, 0, "pass")
+    assert rules["referential_airports"] == ("dataset", "warn", 2652, 0, "pass")
+    assert rules["referential_carriers"] == ("dataset", "warn", 2652, 0, "pass")
+    # The hand-made bad rows are the failing keys, with the file they came from.
+    keys = first["known_airports"]["sample_keys"]
+    assert [(k["flight_date"], k["flight_number"]) for k in keys] == [("2013-03-10", 9991)]
+    assert keys[0]["source_file"] and first["known_airports"]["failing_pct"] == round(100 / 3499, 4)
+    assert sorted(k["flight_number"] for k in first["required_keys"]["sample_keys"]) == [9992, 9995]
+    assert len(first["unique_key"]["sample_keys"]) == 5
+    # Freshness: the batch holds a 2014-01-01 row (quarantined, but landed), the stream 2013-01-01.
+    fresh = {
+        n: (r["dataset"], r["observed"], r["status"]) for n, r in first.items() if r["kind"] == "freshness"
+    }
+    newest_hour = spark.table(f"{db}.weather_hourly").agg(F.max("hour_utc")).first()[0]
+    assert fresh == {
+        "freshness_bts": ("bts", "2014-01-01", "warn"),
+        "freshness_streaming": ("streaming", "2013-01-01", "warn"),
+        "freshness_weather": ("weather", newest_hour.isoformat(sep=" "), "warn"),
+    }
