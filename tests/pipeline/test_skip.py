@@ -137,6 +137,23 @@ def test_a_failed_step_drops_its_saved_signature(where, tmp_path, monkeypatch):
     assert not Path(changes.state_path(where, "cleaning")).exists()
 
 
+def test_the_dry_run_keeps_what_follows_a_step_that_would_run(where, tmp_path, capsys):
+    args = pipeline.parser().parse_args(["--skip-unchanged"])
+    steps = [stages.stage("mariadb"), stages.stage("ingest"), CLEANING, GOLD]
+    for stage in steps[1:]:
+        changes.save(where, stage, changes.take(stage, where, pipeline.step_arguments(stage, args)))
+    assert pipeline.dry_run_skips(steps, args, where) == []
+    touch(tmp_path / "bts" / "2013_01.csv")  # ingest would land it: cleaning and gold wait for it
+    assert pipeline.dry_run_skips(steps, args, where) == steps
+    touch(tmp_path / "bronze" / "weather" / "source_format=bts" / "part-1.parquet")
+    changes.save(where, steps[1], changes.take(steps[1], where, pipeline.step_arguments(steps[1], args)))
+    capsys.readouterr()
+    assert pipeline.dry_run_skips(steps, args, where) == [steps[0], CLEANING, GOLD]
+    assert capsys.readouterr().out.startswith(
+        "ingest --dry-run (nothing was written):\n  note     would skip"
+    )
+
+
 def fake_project(cfg, steps, args) -> None:
     """Small input and output folders for every step, and their signatures saved as an OK run would."""
     where = pipeline.locations(cfg)
