@@ -8,6 +8,8 @@
 # - the stage graph's steps in order (pipeline.py --nightly, no replay feed): new BTS/Open-Meteo
 #   files are landed, new landing files streamed, silver refreshed, the latest model scores the
 #   last NIGHTLY_SCORE_DAYS days (7), gold reloaded; the model is retrained only with NIGHTLY_TRAIN=1;
+# - a step whose inputs did not change since its last OK run is skipped (pipeline.py
+#   --skip-unchanged), so a night with nothing new ends in seconds; NIGHTLY_ALWAYS=1 runs every step;
 # - the exit code is non-zero when a stage fails.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -46,10 +48,12 @@ find "$LOG_DIR" -name '*.log' -type f -mtime +"$KEEP_DAYS" -delete 2>/dev/null |
 
 train=()
 [ "${NIGHTLY_TRAIN:-0}" = "1" ] || train=(--no-train)
+unchanged=(--skip-unchanged)
+[ "${NIGHTLY_ALWAYS:-0}" = "1" ] && unchanged=()
 end=$(date -u +%Y-%m-%d)
 start=$(date -u -d "$end - $SCORE_DAYS days" +%Y-%m-%d)
 
-"$ROOT/.venv/bin/python" -m flightpipe.tools.pipeline --config "$CONFIG" --nightly "${train[@]}" \
+"$ROOT/.venv/bin/python" -m flightpipe.tools.pipeline --config "$CONFIG" --nightly "${train[@]}" "${unchanged[@]}" \
     --score-start "${NIGHTLY_SCORE_START:-$start}" --score-end "${NIGHTLY_SCORE_END:-$end}" "$@" >"$LOG" 2>&1
 code=$?
 if [ $code -ne 0 ]; then

@@ -4,7 +4,7 @@ Usage:
     python scripts/pipeline.py [--config conf/pipeline.yaml] [--master URL] [--py-files ZIP]
                                [--replay-start DATE] [--replay-end DATE] [--select STAGE ...]
                                [--skip STAGE ...] [--nightly] [--no-train] [--dry-run]
-                               [--start YYYY-MM-DD --end YYYY-MM-DD]
+                               [--start YYYY-MM-DD --end YYYY-MM-DD] [--skip-unchanged]
 
 Used by ``make demo`` (the embedded data), ``make cluster-demo`` (the same stages on a
 standalone cluster) and ``scripts/nightly.sh`` (cron, ``--nightly``). The steps and their
@@ -14,7 +14,9 @@ what depends on it, ``--select +gold`` a stage and what it needs. Every stage sh
 already on stderr, and ends with a table: stage, seconds, rows in/out/rejected, status.
 ``--start``/``--end`` make it a backfill: cleaning and gold rebuild only the whole months the
 range touches. ``--dry-run`` prints each selected stage's plan instead, from one Spark session,
-writing nothing.
+writing nothing. ``--skip-unchanged`` leaves out a step whose inputs, config and arguments are
+those of its last OK run while its outputs are still there (flightpipe.core.changes), and
+starts the MariaDB service only for a JDBC step that runs.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flightpipe.core import runlog, stages
+from flightpipe.core import changes, runlog, stages
 from flightpipe.core.dates import add_range_arguments, parse_range
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.settings import PACKAGE_ROOT, default_config_path, load_config
@@ -36,6 +38,7 @@ from flightpipe.core.stages import Stage
 from flightpipe.core.submit import SubmitSettings, spark_submit_command
 
 BACKFILL_STAGES = ("cleaning", "gold")  # the stages that take --start/--end
+NO_JDBC = "no later step that uses it runs"  # why --skip-unchanged left a service out
 
 
 def run_args(stage: Stage, args: argparse.Namespace) -> list[str]:
@@ -51,10 +54,15 @@ def run_args(stage: Stage, args: argparse.Namespace) -> list[str]:
     return []
 
 
+def step_arguments(stage: Stage, args: argparse.Namespace) -> list[str]:
+    """The step's own options and those of this run (part of its input signature)."""
+    return [*stage.args, *run_args(stage, args)]
+
+
 def stage_command(stage: Stage, args: argparse.Namespace, submit: SubmitSettings) -> list[str]:
     """The command line of one step."""
     script = str(PACKAGE_ROOT / stage.script)
-    options = ["--config", args.config, *stage.args, *run_args(stage, args)]
+    options = ["--config", args.config, *step_arguments(stage, args)]
     if stage.is_spark:
         return spark_submit_command(submit, script, options, master=args.master, py_files=args.py_files)
     if stage.kind == "service":
@@ -75,6 +83,114 @@ def selected(args: argparse.Namespace) -> list[Stage]:
         # At night new files arrive on their own: no feed step drops any.
         chosen = [s for s in chosen if s.kind != "feed"]
     return chosen
+
+
+def locations(cfg) -> changes.Locations:
+    """Where the stage graph's datasets and the saved input signatures of this config live."""
+    return changes.Locations.of(cfg.paths, cfg.catalog.silver_database, cfg.ingest, cfg.config_file)
+
+
+def skipped_row(stage: Stage, why: str) -> dict:
+    """The summary row of a step that was not started."""
+    return {"stage": stage.step, "seconds": 0.0, "status": f"skipped ({why})"}
+
+
+def run_step(stage: Stage, args: argparse.Namespace, submit: SubmitSettings, env: dict, var: str) -> dict:
+    """Run one step; its summary row (``code`` is the exit code)."""
+    print(f"\n== {stage.step}", flush=True)
+    started = time.time()
+    code = subprocess.call(stage_command(stage, args, submit), env=env, cwd=str(PACKAGE_ROOT))
+    seconds = time.time() - started
+    record = runlog.find_record(var, stage.name, env["PIPELINE_RUN_ID"], started) if stage.is_spark else {}
+    row = {"stage": stage.step, "seconds": seconds, "code": code}
+    row["status"] = "ok" if code == 0 else f"failed ({code})"
+    row.update({k: record.get(k) for k in ("rows_in", "rows_out", "rows_rejected")})
+    return row
+
+
+def _keep_state(action, *values) -> None:
+    # The run itself went as it went: a state file that cannot be written only costs a skip.
+    try:
+        action(*values)
+    except OSError as exc:
+        print(f"pipeline: warning: could not keep the input signature ({exc})", file=sys.stderr)
+
+
+def run_steps(
+    steps: list[Stage],
+    args: argparse.Namespace,
+    where: changes.Locations,
+    submit: SubmitSettings,
+    env: dict,
+    var: str,
+) -> tuple[list[dict], str | None]:
+    """Run the steps in order: the summary rows, and the step that failed (None when none did).
+
+    Each step's input signature is taken just before it would start, after the steps before it
+    ran, and saved when it ends OK. With ``--skip-unchanged`` a step whose signature is the saved
+    one is not started, and a service waits for the first JDBC step that runs.
+    """
+    summary: list[dict] = []
+    waiting: list[tuple[Stage, dict]] = []
+    for stage in steps:
+        if args.skip_unchanged and stage.kind == "service":
+            row = skipped_row(stage, NO_JDBC)
+            summary.append(row)
+            waiting.append((stage, row))
+            continue
+        decision = (
+            None if stage.kind == "service" else changes.decide(stage, where, step_arguments(stage, args))
+        )
+        if args.skip_unchanged and decision is not None:
+            if decision.skip:
+                print(f"\n== {stage.step}: skipped (nothing new since {decision.since})", flush=True)
+                summary.append(skipped_row(stage, f"nothing new since {decision.since}"))
+                continue
+            if decision.why:
+                print(f"\n{stage.step} runs: its inputs cannot be compared ({decision.why}).", flush=True)
+        if stage.uses_jdbc:
+            for service, row in waiting:
+                row.update(run_step(service, args, submit, env, var))
+                if row["code"] != 0:
+                    return summary, service.step
+            waiting = []
+        row = run_step(stage, args, submit, env, var)
+        summary.append(row)
+        if row["code"] != 0:
+            if decision is not None:
+                _keep_state(changes.forget, where, stage)
+            return summary, stage.step
+        if decision is not None and decision.signature:
+            _keep_state(changes.save, where, stage, decision.signature)
+    return summary, None
+
+
+def dry_run_skips(steps: list[Stage], args: argparse.Namespace, where: changes.Locations) -> list[Stage]:
+    """Print the steps ``--skip-unchanged`` would leave out, as things are now; the other steps.
+
+    A step after one that would run is kept: what that one lands decides.
+    """
+    from flightpipe.core.dryrun import NOTE, DryRun
+
+    why: dict[str, str] = {}
+    ran: set[str] = set()
+    for stage in steps:
+        if stage.kind == "service":
+            continue
+        decision = None
+        if not ran & {s.name for s in stages.upstream(stage.name)}:
+            decision = changes.decide(stage, where, step_arguments(stage, args))
+        if decision is not None and decision.skip:
+            why[stage.name] = f"nothing new since {decision.since}"
+        else:
+            ran.add(stage.name)
+    for i, stage in enumerate(steps):
+        if stage.kind == "service" and not any(s.uses_jdbc and s.name in ran for s in steps[i + 1 :]):
+            why[stage.name] = NO_JDBC
+    for stage in steps:
+        if stage.name in why:
+            print(DryRun(stage.step).add(NOTE, f"would skip ({why[stage.name]})").render() + "\n", flush=True)
+    return [s for s in steps if s.name not in why]
 
 
 def print_table(rows: list[dict]) -> None:
@@ -124,6 +240,12 @@ def parser() -> argparse.ArgumentParser:
         help="check the config and inputs, print each selected stage's plan, run and write nothing",
     )
     p.add_argument("--no-train", action="store_true", help="leave out the model training (ml-train)")
+    p.add_argument(
+        "--skip-unchanged",
+        action="store_true",
+        help="leave out a step whose inputs, config and arguments are those of its last OK run "
+        "(and its outputs still there); start MariaDB only for a JDBC step that runs",
+    )
     add_range_arguments(p, "cleaning and gold rebuild only the months from --start to --end")
     return p
 
@@ -142,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         from flightpipe.tools.dryrun import dry_run
 
         try:
+            if args.skip_unchanged:
+                steps = dry_run_skips(steps, args, locations(cfg))
             return dry_run(cfg, steps, args)
         except PipelineError as exc:
             print(f"pipeline: error: {exc}", file=sys.stderr)
@@ -155,24 +279,13 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("PYSPARK_PYTHON", sys.executable)
     env.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     print(f"pipeline run {run_id}", flush=True)
-    summary: list[dict] = []
-    failed = False
-    for stage in steps:
-        print(f"\n== {stage.step}", flush=True)
-        started = time.time()
-        code = subprocess.call(stage_command(stage, args, submit), env=env, cwd=str(PACKAGE_ROOT))
-        seconds = time.time() - started
-        record = runlog.find_record(cfg.paths.var, stage.name, run_id, started) if stage.is_spark else {}
-        row = {"stage": stage.step, "seconds": seconds, "status": "ok" if code == 0 else f"failed ({code})"}
-        row.update({k: record.get(k) for k in ("rows_in", "rows_out", "rows_rejected")})
-        summary.append(row)
-        if code != 0:
-            failed = True
-            break
+    summary, failed = run_steps(steps, args, locations(cfg), submit, env, cfg.paths.var)
     print_table(summary)
     if failed:
-        print(f"\nthe pipeline stopped at '{summary[-1]['stage']}'; its log is in {cfg.paths.logs}/.")
+        print(f"\nthe pipeline stopped at '{failed}'; its log is in {cfg.paths.logs}/.")
         return 1
+    if summary and all(r["status"].startswith("skipped") for r in summary):
+        print("\nnothing new: every step was skipped.")
     print(
         f"""
 Where to look next:
