@@ -10,7 +10,8 @@
 #   last NIGHTLY_SCORE_DAYS days (7), gold reloaded; the model is retrained only with NIGHTLY_TRAIN=1;
 # - a step whose inputs did not change since its last OK run is skipped (pipeline.py
 #   --skip-unchanged), so a night with nothing new ends in seconds; NIGHTLY_ALWAYS=1 runs every step;
-# - the exit code is non-zero when a stage fails.
+# - the exit code is non-zero when a stage fails (1), or 2 when a source is older than its
+#   quality.freshness.<source>.error_after (judged even when every stage was skipped).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -56,7 +57,10 @@ start=$(date -u -d "$end - $SCORE_DAYS days" +%Y-%m-%d)
 "$ROOT/.venv/bin/python" -m flightpipe.tools.pipeline --config "$CONFIG" --nightly "${train[@]}" "${unchanged[@]}" \
     --score-start "${NIGHTLY_SCORE_START:-$start}" --score-end "${NIGHTLY_SCORE_END:-$end}" "$@" >"$LOG" 2>&1
 code=$?
-if [ $code -ne 0 ]; then
+if [ $code -eq 2 ]; then
+    echo "nightly: the stages ran, but a source is stale; see $LOG" >&2
+    grep -E '^(pipeline: error|freshness )' "$LOG" >&2
+elif [ $code -ne 0 ]; then
     echo "nightly: the pipeline failed (exit $code); see $LOG" >&2
     tail -n 20 "$LOG" >&2
 fi

@@ -55,8 +55,17 @@ def run_args(stage: Stage, args: argparse.Namespace) -> list[str]:
 
 
 def step_arguments(stage: Stage, args: argparse.Namespace) -> list[str]:
-    """The step's own options and those of this run (part of its input signature)."""
+    """The step's own options and those of this run."""
     return [*stage.args, *run_args(stage, args)]
+
+
+def signature_arguments(stage: Stage, args: argparse.Namespace) -> list[str]:
+    """The options that are part of a step's input signature.
+
+    The nightly scoring window moves with the date; with silver and the model unchanged the
+    flights it covers are scored already, so the window is left out.
+    """
+    return list(stage.args) if stage.name == "ml-score" else step_arguments(stage, args)
 
 
 def stage_command(stage: Stage, args: argparse.Namespace, submit: SubmitSettings) -> list[str]:
@@ -139,7 +148,9 @@ def run_steps(
             waiting.append((stage, row))
             continue
         decision = (
-            None if stage.kind == "service" else changes.decide(stage, where, step_arguments(stage, args))
+            None
+            if stage.kind == "service"
+            else changes.decide(stage, where, signature_arguments(stage, args))
         )
         if args.skip_unchanged and decision is not None:
             if decision.skip:
@@ -179,7 +190,7 @@ def dry_run_skips(steps: list[Stage], args: argparse.Namespace, where: changes.L
             continue
         decision = None
         if not ran & {s.name for s in stages.upstream(stage.name)}:
-            decision = changes.decide(stage, where, step_arguments(stage, args))
+            decision = changes.decide(stage, where, signature_arguments(stage, args))
         if decision is not None and decision.skip:
             why[stage.name] = f"nothing new since {decision.since}"
         else:
@@ -295,6 +306,25 @@ Where to look next:
   logs         {cfg.paths.logs}/  (one per stage, Spark's own in spark.log)
   Spark UI     http://localhost:4040 while a stage runs"""
     )
+    return freshness_code(cfg)
+
+
+def freshness_code(cfg) -> int:
+    """2 with one sentence when a source is past its error_after (judged from the cleaning
+    state, so a run whose stages were all skipped judges it too), else 0."""
+    from flightpipe.core.runlog import utcnow
+    from flightpipe.silver.freshness import freshness_results, stale_sentence
+    from flightpipe.silver.plan import load_state, state_path
+
+    newest = load_state(state_path(cfg.paths.var)).get("newest", {})
+    results = freshness_results(newest, cfg.quality.freshness, utcnow())
+    for r in results:
+        if r.status != "pass":
+            print(f"freshness {r.status:<6} {r.message}", flush=True)
+    sentence = stale_sentence(results, cfg.config_file)
+    if sentence:
+        print(f"pipeline: error: {sentence}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from flightpipe.core import changes, stages
+from flightpipe.silver.plan import STATE_VERSION
 from flightpipe.tools import pipeline
 from tests.support.project import PYTHON, REPO
 
@@ -141,7 +142,7 @@ def test_the_dry_run_keeps_what_follows_a_step_that_would_run(where, tmp_path, c
     args = pipeline.parser().parse_args(["--skip-unchanged"])
     steps = [stages.stage("mariadb"), stages.stage("ingest"), CLEANING, GOLD]
     for stage in steps[1:]:
-        changes.save(where, stage, changes.take(stage, where, pipeline.step_arguments(stage, args)))
+        changes.save(where, stage, changes.take(stage, where, pipeline.signature_arguments(stage, args)))
     assert pipeline.dry_run_skips(steps, args, where) == []
     touch(tmp_path / "bts" / "2013_01.csv")  # ingest would land it: cleaning and gold wait for it
     assert pipeline.dry_run_skips(steps, args, where) == steps
@@ -162,7 +163,7 @@ def fake_project(cfg, steps, args) -> None:
             touch(Path(path) / "part-0.parquet")
     for stage in steps:
         if stage.kind != "service":
-            changes.save(where, stage, changes.take(stage, where, pipeline.step_arguments(stage, args)))
+            changes.save(where, stage, changes.take(stage, where, pipeline.signature_arguments(stage, args)))
 
 
 def test_a_run_with_nothing_new_starts_no_stage(make_config, capsys):
@@ -194,3 +195,34 @@ def test_a_run_with_nothing_new_starts_no_stage(make_config, capsys):
         assert f"skipped ({why}" in rows[stage.step]
     assert "nothing new: every step was skipped." in done.stdout
     assert not Path(cfg.paths.logs, "spark.log").exists()
+
+
+def test_the_nightly_scoring_window_is_not_part_of_the_signature():
+    night = pipeline.parser().parse_args(["--score-start", "2026-11-25", "--score-end", "2026-12-02"])
+    next_night = pipeline.parser().parse_args(["--score-start", "2026-11-26", "--score-end", "2026-12-03"])
+    score = stages.stage("ml-score")
+    assert pipeline.signature_arguments(score, night) == pipeline.signature_arguments(score, next_night)
+    assert pipeline.step_arguments(score, night) != pipeline.step_arguments(score, next_night)
+
+
+def test_a_stale_source_ends_a_run_that_skipped_everything_with_exit_2(make_config, capsys):
+    """Freshness is judged from the cleaning state, so a night with nothing new still reports it."""
+    freshness = {"bts": {"warn_after": "", "error_after": "30d"}}
+    cfg, config = make_config(
+        {"ingest": {"openmeteo_api": {"enabled": False}}, "quality": {"freshness": freshness}}
+    )
+    options = ["--config", str(config), "--nightly", "--no-train", "--skip-unchanged"]
+    args = pipeline.parser().parse_args(options)
+    fake_project(cfg, pipeline.selected(args), args)
+    state = Path(cfg.paths.var) / "cleaning" / "state.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(f'{{"version": {STATE_VERSION}, "newest": {{"bts": "2013-12-31"}}}}')
+
+    assert pipeline.main(options) == 2
+    out, err = capsys.readouterr()
+    assert "nothing new: every step was skipped." in out
+    assert "freshness failed bts: newest flight date landed 2013-12-31" in out
+    assert err.startswith(
+        "pipeline: error: source data is stale (bts: newest flight date landed 2013-12-31, "
+    )
+    assert "error after 30 days" in err and f"error_after in {config}" in err
