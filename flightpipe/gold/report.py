@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from flightpipe.core import storage
 
-# Rows of the data-quality section: the last runs that recorded checks, oldest first.
+# The data-quality section covers this many of the newest stage runs that recorded checks.
 QUALITY_RUNS = 30
 
 log = logging.getLogger("flightpipe.report")
@@ -305,6 +305,8 @@ def render(data: ReportData) -> str:
     )
     sections = [
         f'<section id="freshness"><h2>{FRESHNESS_TITLE}</h2>{freshness}</section>',
+        # Next to the runs: whether the data can be trusted comes before what it shows.
+        report_quality.section(data.quality, data.silver_database),
         _section("carrier", carrier_chart, denominator),
         _section("hour", hour_chart, "Scheduled departure hour, local time at the origin. " + denominator),
         _section(
@@ -315,7 +317,6 @@ def render(data: ReportData) -> str:
         _section("routes", route_chart, f"The {len(routes)} routes with the most scheduled flights."),
         _section("daily", daily_chart, denominator),
         _section("model", model_body, model_note),
-        report_quality.section(data.quality, data.silver_database),
     ]
     style = (
         f"body{{{_FONT};margin:2em auto;max-width:820px;color:#222}}"
