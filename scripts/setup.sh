@@ -23,6 +23,8 @@ missing=()
 java_ok || missing+=(default-jdk-headless)
 { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } || missing+=(mariadb-server)
 [ -f /usr/share/java/mariadb-java-client.jar ] || missing+=(libmariadb-java)
+# Headless Chromium renders reports/index.html in tests/gold/test_report_browser.py.
+{ command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; } || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -18,6 +18,9 @@ from pyspark.sql import functions as F
 
 from flightpipe.core import storage
 
+# The data-quality section covers this many of the newest stage runs that recorded checks.
+QUALITY_RUNS = 30
+
 log = logging.getLogger("flightpipe.report")
 
 Row = dict[str, Any]
@@ -51,6 +54,7 @@ class ReportData:
     daily: list[Row] = field(default_factory=list)
     models: list[Row] = field(default_factory=list)
     runs: list[Row] = field(default_factory=list)
+    quality: list[Row] = field(default_factory=list)
     has_model_metrics: bool = True
     silver_database: str = "silver"
 
@@ -70,7 +74,17 @@ def _esc(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def hbar_chart(rows: list[tuple[str, float | None, str]], fmt=_pct, width: int = 760) -> str:
+def _svg(width: int, height: int, font_px: int, chart: str) -> str:
+    """The opening tag of a chart; ``data-chart`` names it for readers of the page's DOM."""
+    return (
+        f'<svg data-chart="{_esc(chart)}" viewBox="0 0 {width} {height}" width="100%" role="img" '
+        f'style="{_FONT};font-size:{font_px}px">'
+    )
+
+
+def hbar_chart(
+    rows: list[tuple[str, float | None, str]], fmt=_pct, width: int = 760, chart: str = "hbar"
+) -> str:
     """Horizontal bars: (label, value, note shown after the value)."""
     if not rows:
         return '<p class="empty">No data.</p>'
@@ -78,7 +92,7 @@ def hbar_chart(rows: list[tuple[str, float | None, str]], fmt=_pct, width: int =
     top = max((v or 0) for _, v, _ in rows) or 1
     span = width - label_w - value_w
     height = len(rows) * (bar_h + gap) + gap
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" style="{_FONT};font-size:12px">']
+    parts = [_svg(width, height, 12, chart)]
     for i, (label, value, note) in enumerate(rows):
         y = gap + i * (bar_h + gap)
         w = 0 if value is None else max(1, span * value / top)
@@ -93,7 +107,9 @@ def hbar_chart(rows: list[tuple[str, float | None, str]], fmt=_pct, width: int =
     return "".join(parts)
 
 
-def vbar_chart(rows: list[tuple[str, float | None]], fmt=_pct, width: int = 760, height: int = 260) -> str:
+def vbar_chart(
+    rows: list[tuple[str, float | None]], fmt=_pct, width: int = 760, height: int = 260, chart: str = "vbar"
+) -> str:
     """Vertical bars with one label per bar (hours of the day)."""
     if not rows:
         return '<p class="empty">No data.</p>'
@@ -101,7 +117,7 @@ def vbar_chart(rows: list[tuple[str, float | None]], fmt=_pct, width: int = 760,
     top = max((v or 0) for _, v in rows) or 1
     slot = (width - left - 10) / len(rows)
     plot_h = height - bottom - top_pad
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" style="{_FONT};font-size:11px">']
+    parts = [_svg(width, height, 11, chart)]
     for frac in (0, 0.5, 1):
         y = top_pad + plot_h * (1 - frac)
         parts.append(
@@ -121,8 +137,19 @@ def vbar_chart(rows: list[tuple[str, float | None]], fmt=_pct, width: int = 760,
     return "".join(parts)
 
 
-def line_chart(points: list[tuple[str, float | None]], fmt=_pct, width: int = 760, height: int = 220) -> str:
-    """One line over ordered points (days); the first and last labels are printed."""
+def line_chart(
+    points: list[tuple[str, float | None]],
+    fmt=_pct,
+    width: int = 760,
+    height: int = 220,
+    chart: str = "line",
+    marks: bool = False,
+) -> str:
+    """One line over ordered points (days); the first and last labels are printed.
+
+    ``marks`` draws a dot per point, with its label and value as a tooltip (for short series,
+    where a lone point would otherwise be invisible).
+    """
     values = [(label, v) for label, v in points if v is not None]
     if not values:
         return '<p class="empty">No data.</p>'
@@ -130,10 +157,9 @@ def line_chart(points: list[tuple[str, float | None]], fmt=_pct, width: int = 76
     top = max(v for _, v in values) or 1
     plot_w, plot_h = width - left - 10, height - bottom - top_pad
     step = plot_w / max(1, len(values) - 1)
-    coords = " ".join(
-        f"{left + i * step:.1f},{top_pad + plot_h * (1 - v / top):.1f}" for i, (_, v) in enumerate(values)
-    )
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" style="{_FONT};font-size:11px">']
+    xy = [(left + i * step, top_pad + plot_h * (1 - v / top)) for i, (_, v) in enumerate(values)]
+    coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
+    parts = [_svg(width, height, 11, chart)]
     for frac in (0, 0.5, 1):
         y = top_pad + plot_h * (1 - frac)
         parts.append(
@@ -141,13 +167,21 @@ def line_chart(points: list[tuple[str, float | None]], fmt=_pct, width: int = 76
             f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{_esc(fmt(top * frac))}</text>'
         )
     parts.append(f'<polyline points="{coords}" fill="none" stroke="{_BAR}" stroke-width="1.5"/>')
+    if marks:
+        for (x, y), (label, v) in zip(xy, values, strict=True):
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{_BAR}">'
+                f"<title>{_esc(label)}: {_esc(fmt(v))}</title></circle>"
+            )
     parts.append(f'<text x="{left}" y="{height - 6}">{_esc(values[0][0])}</text>')
     parts.append(f'<text x="{width - 10}" y="{height - 6}" text-anchor="end">{_esc(values[-1][0])}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
 
-def grouped_bar_chart(groups: list[tuple[str, list[tuple[str, float | None]]]], width: int = 760) -> str:
+def grouped_bar_chart(
+    groups: list[tuple[str, list[tuple[str, float | None]]]], width: int = 760, chart: str = "grouped"
+) -> str:
     """Metric bars (0-1) per model: one row of bars per model, one bar per metric."""
     if not groups:
         return '<p class="empty">No data.</p>'
@@ -155,14 +189,18 @@ def grouped_bar_chart(groups: list[tuple[str, list[tuple[str, float | None]]]], 
     for model, metrics in groups:
         for name, value in metrics:
             rows.append((f"{model} · {name}", value, ""))
-    return hbar_chart(rows, fmt=lambda v: "n/a" if v is None else f"{v:.3f}", width=width)
+    return hbar_chart(rows, fmt=lambda v: "n/a" if v is None else f"{v:.3f}", width=width, chart=chart)
 
 
-def _table(rows: list[Row], columns: list[tuple[str, str]]) -> str:
+def _table(rows: list[Row], columns: list[tuple[str, str]], markup: dict[str, Any] | None = None) -> str:
+    """A table of ``rows``; ``markup`` maps a column key to a function giving the cell's HTML."""
+    markup = markup or {}
+
+    def td(key: str, value: Any) -> str:
+        return f"<td>{markup[key](value) if key in markup else _esc(_cell(value))}</td>"
+
     head = "".join(f"<th>{_esc(title)}</th>" for _, title in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_esc(_cell(r.get(key)))}</td>" for key, _ in columns) + "</tr>" for r in rows
-    )
+    body = "".join("<tr>" + "".join(td(key, r.get(key)) for key, _ in columns) + "</tr>" for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -179,21 +217,29 @@ def _section(key: str, body: str, note: str = "") -> str:
 
 def render(data: ReportData) -> str:
     """The whole page as one string."""
+    # Imported here: the section draws with this module's helpers, so it imports this module.
+    from flightpipe.gold import report_quality
+
     denominator = "Delay rate = flights arriving 15+ minutes late / flights with a recorded arrival delay."
     carriers = sorted(data.carriers, key=lambda r: -(_num(r.get("delay_rate")) or 0))
     carrier_chart = hbar_chart(
         [
             (f"{r['carrier_name']} ({r['carrier']})", _num(r["delay_rate"]), f"of {r['flights']:,} flights")
             for r in carriers
-        ]
+        ],
+        chart="carrier",
     )
     hours = sorted(data.hours, key=lambda r: r["sched_dep_local_hour"])
-    hour_chart = vbar_chart([(str(r["sched_dep_local_hour"]), _num(r["delay_rate"])) for r in hours])
+    hour_chart = vbar_chart(
+        [(str(r["sched_dep_local_hour"]), _num(r["delay_rate"])) for r in hours], chart="hour"
+    )
     weather_parts = []
     for factor in ("precipitation", "visibility", "wind"):
         rows = sorted((r for r in data.weather if r["factor"] == factor), key=lambda r: r["bucket_order"])
         bars = [(r["bucket"], _num(r["delay_rate"]), f"of {r['flights']:,} flights") for r in rows]
-        weather_parts.append(f"<h3>{_esc(factor.capitalize())}</h3>{hbar_chart(bars)}")
+        weather_parts.append(
+            f"<h3>{_esc(factor.capitalize())}</h3>{hbar_chart(bars, chart=f'weather-{factor}')}"
+        )
     routes = data.routes
     route_chart = hbar_chart(
         [
@@ -201,14 +247,15 @@ def render(data: ReportData) -> str:
             for r in routes
         ],
         fmt=lambda v: f"{v:,.0f}",
+        chart="routes",
     )
     daily = sorted(data.daily, key=lambda r: r["flight_date"])
-    daily_chart = line_chart([(str(r["flight_date"]), _num(r["delay_rate"])) for r in daily])
+    daily_chart = line_chart([(str(r["flight_date"]), _num(r["delay_rate"])) for r in daily], chart="daily")
 
     latest = [r for r in data.models if r.get("is_latest")]
     if latest:
         groups = [(r["model"], [(m, _num(r.get(m))) for m in MODEL_METRICS]) for r in latest]
-        model_body = grouped_bar_chart(groups) + _table(
+        model_body = grouped_bar_chart(groups, chart="model") + _table(
             latest,
             [
                 ("model", "model"),
@@ -258,6 +305,8 @@ def render(data: ReportData) -> str:
     )
     sections = [
         f'<section id="freshness"><h2>{FRESHNESS_TITLE}</h2>{freshness}</section>',
+        # Next to the runs: whether the data can be trusted comes before what it shows.
+        report_quality.section(data.quality, data.silver_database),
         _section("carrier", carrier_chart, denominator),
         _section("hour", hour_chart, "Scheduled departure hour, local time at the origin. " + denominator),
         _section(
@@ -275,6 +324,7 @@ def render(data: ReportData) -> str:
         "h3{font-size:1em;margin:1em 0 .2em}.note{color:#555;font-size:.9em}"
         "table{border-collapse:collapse;font-size:.85em;margin-top:.5em}"
         "td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}.empty{color:#a33}"
+        + report_quality.STYLE
     )
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
@@ -292,6 +342,7 @@ def collect_data(
 ) -> ReportData:
     """The small mart results the page needs (routes cut to the ``top_routes`` busiest on the executors)."""
     runs = marts["pipeline_runs"]
+    dq = marts.get("data_quality")
     newest = Window.partitionBy("stage").orderBy(F.col("started_at").desc())
     return ReportData(
         project=project,
@@ -305,9 +356,22 @@ def collect_data(
         daily=_rows(marts["daily_kpis"].select("flight_date", "flights", "delay_rate")),
         models=_rows(marts["model_performance"]),
         runs=_rows(runs.withColumn("_n", F.row_number().over(newest)).where("_n = 1").drop("_n")),
+        quality=[] if dq is None else _recent_checks(dq),
         has_model_metrics=has_model_metrics,
         silver_database=silver_database,
     )
+
+
+def _recent_checks(dq: DataFrame) -> list[Row]:
+    """The data_quality rows of the last ``QUALITY_RUNS`` stage runs, oldest first."""
+    run_key = ["run_id", "stage", "started_at"]
+    recent = (
+        dq.select(*run_key)
+        .distinct()
+        .orderBy(F.col("started_at").desc(), "stage", "run_id")
+        .limit(QUALITY_RUNS)
+    )
+    return _rows(dq.join(F.broadcast(recent), run_key).orderBy("started_at", "stage", "check_name"))
 
 
 def write_report(reports_dir: str, data: ReportData) -> str:
