@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyspark.sql import Column as SparkColumn
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame, Observation, Window
 from pyspark.sql import functions as F
 
 from flightpipe.contracts.gold import (
     DAILY_KPIS,
+    DATA_QUALITY,
     DELAY_BY_AIRPORT_MONTH,
     DELAY_BY_CARRIER,
     DELAY_BY_HOUR,
@@ -148,24 +149,30 @@ def _bucket(factor: str, value: SparkColumn, edges, top: str, zero_bucket: bool)
     )
 
 
-def weather_impact(facts: DataFrame, weather: DataFrame) -> DataFrame:
+def weather_impact(facts: DataFrame, weather: DataFrame, coverage: Observation | None = None) -> DataFrame:
     # Grain: one row per weather factor and bucket. Each flight is counted once per factor,
-    # with the origin's weather in its scheduled departure hour (UTC).
+    # with the origin's weather in its scheduled departure hour (UTC). ``coverage`` observes
+    # the flights with and without a weather row on the join itself (gold's weather check).
     hourly = weather.select(
         F.col("airport").alias("origin"),
         F.col("hour_utc").alias("sched_dep_hour_utc"),
         "precip_mm",
         "visibility_km",
         "wind_speed_kmh",
+        F.lit(1).alias("_weather_hour"),
     ).dropDuplicates(["origin", "sched_dep_hour_utc"])
+    joined = facts.join(hourly, ["origin", "sched_dep_hour_utc"], "left")
+    if coverage is not None:
+        from flightpipe.gold.checks import coverage_columns
+
+        joined = joined.observe(coverage, *coverage_columns())
     buckets = F.array(
         _bucket("precipitation", F.col("precip_mm"), PRECIP_BUCKETS, PRECIP_TOP, True),
         _bucket("visibility", F.col("visibility_km"), VISIBILITY_BUCKETS, VISIBILITY_TOP, False),
         _bucket("wind", F.col("wind_speed_kmh"), WIND_BUCKETS, WIND_TOP, False),
     )
     return (
-        facts.join(hourly, ["origin", "sched_dep_hour_utc"], "left")
-        .withColumn("b", F.explode(buckets))
+        joined.withColumn("b", F.explode(buckets))
         .select("b.*", *FACT_COLUMNS)
         .groupBy("factor", "bucket", "bucket_order")
         .agg(*_delay_aggs())
@@ -280,6 +287,29 @@ def pipeline_runs(runs: DataFrame) -> DataFrame:
     )
 
 
+def data_quality(results: DataFrame) -> DataFrame:
+    # Grain: one row per stage run and check. MariaDB has no arrays: the failing keys are JSON.
+    key = ["run_id", "stage", "started_at", "check_name"]
+    return (
+        results.where(
+            F.col("run_id").isNotNull() & F.col("stage").isNotNull() & F.col("started_at").isNotNull()
+        )
+        .where(F.col("check_name").isNotNull())
+        .dropDuplicates(key)
+        .withColumns(
+            {
+                "started_at": F.date_format("started_at", DATETIME6_FORMAT),
+                "failing_pct": F.col("failing_pct").cast("decimal(9,4)"),
+                "status": F.coalesce("status", F.lit("unknown")),
+                "kind": F.coalesce("kind", F.lit("unknown")),
+                "observed": F.substring("observed", 1, 255),
+                "sample_keys": F.when(F.size("sample_keys") > 0, F.to_json("sample_keys")),
+            }
+        )
+        .select(*DATA_QUALITY.column_names)
+    )
+
+
 @dataclass
 class Silver:
     """The silver tables gold reads; model_metrics and pipeline_runs may be empty."""
@@ -291,16 +321,18 @@ class Silver:
     model_metrics: DataFrame
     pipeline_runs: DataFrame
     has_model_metrics: bool = True
+    dq_results: DataFrame | None = None
 
 
-def build_marts(silver: Silver) -> list[tuple[TableSpec, DataFrame]]:
-    """Every mart from one cached scan of silver.flights, in load order."""
+def build_marts(silver: Silver, coverage: Observation | None = None) -> list[tuple[TableSpec, DataFrame]]:
+    """Every mart from one cached scan of silver.flights, in load order (``coverage``: see
+    :func:`weather_impact`)."""
     facts = silver.flights.transform(flight_facts)
     return [
         (DELAY_BY_CARRIER, delay_by_carrier(facts, silver.airlines)),
         (DELAY_BY_AIRPORT_MONTH, delay_by_airport_month(facts, silver.airports)),
         (DELAY_BY_HOUR, delay_by_hour(facts)),
-        (WEATHER_IMPACT, weather_impact(facts, silver.weather)),
+        (WEATHER_IMPACT, weather_impact(facts, silver.weather, coverage)),
         (ROUTE_DELAYS, route_delays(facts, silver.airports)),
         (DAILY_KPIS, daily_kpis(facts)),
         (MODEL_PERFORMANCE, model_performance(silver.model_metrics)),

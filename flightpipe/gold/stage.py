@@ -9,17 +9,22 @@ from __future__ import annotations
 import logging
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql.types import StructType
 
-from flightpipe.contracts.gold import FACT_COLUMNS, REQUIRED_SILVER
+from flightpipe.contracts.gold import DATA_QUALITY, FACT_COLUMNS, REQUIRED_SILVER
+from flightpipe.contracts.quality import DQ_RESULTS
 from flightpipe.contracts.silver import PIPELINE_RUNS as RUNS_SCHEMA
 from flightpipe.core import runlog
 from flightpipe.core.dates import DateRange
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.settings import Settings
-from flightpipe.gold import jdbc, ranges, report
+from flightpipe.gold import checks, jdbc, ranges, report
 from flightpipe.gold.marts import Silver, build_marts
+from flightpipe.gold.marts import data_quality as data_quality_mart
+from flightpipe.silver.freshness import freshness_results
+from flightpipe.silver.plan import load_state, state_path
+from flightpipe.silver.summary import log_checks
 
 log = logging.getLogger("flightpipe.gold")
 
@@ -57,6 +62,8 @@ def read_silver(spark: SparkSession, database: str, metastore: str) -> Silver:
         runs = spark.table(runs_table)
     else:
         runs = spark.createDataFrame([], RUNS_SCHEMA)
+    dq_table = f"{database}.dq_results"
+    dq = spark.table(dq_table) if spark.catalog.tableExists(dq_table) else None
     return Silver(
         flights=tables["flights"],
         weather=tables["weather_hourly"],
@@ -65,6 +72,7 @@ def read_silver(spark: SparkSession, database: str, metastore: str) -> Silver:
         model_metrics=metrics,
         pipeline_runs=runs,
         has_model_metrics=has_metrics,
+        dq_results=dq,
     )
 
 
@@ -96,8 +104,10 @@ def run_gold(
     gold, database = cfg.gold, cfg.catalog.silver_database
     check_gold_target(cfg)
     silver = read_silver(spark, database, cfg.paths.metastore_db)
-    silver.flights = silver.flights.select(*FACT_COLUMNS).persist(StorageLevel.MEMORY_AND_DISK)
-    built = [(spec, df.persist(StorageLevel.MEMORY_AND_DISK)) for spec, df in build_marts(silver)]
+    facts, seen = checks.observe_totals(silver.flights.select(*FACT_COLUMNS))
+    silver.flights = facts.persist(StorageLevel.MEMORY_AND_DISK)
+    coverage = Observation("weather_coverage")
+    built = [(spec, df.persist(StorageLevel.MEMORY_AND_DISK)) for spec, df in build_marts(silver, coverage)]
     keep: dict[str, str] = {}
     if date_range is not None:
         names = [spec.name for spec, _ in built]
@@ -108,6 +118,14 @@ def run_gold(
         # One job scans silver.flights once and materialises every mart.
         stage.rows_in, *expected = jdbc.count_rows([silver.flights, *(df for _, df in loads)])
         log.info("%s.flights: %d flights", database, stage.rows_in)
+        marts = {spec.name: df for spec, df in built}
+        stage.checks.extend(gold_checks(cfg, seen.get, coverage.get, marts))
+        log_checks(stage.checks)
+        checks.raise_failed(stage.checks, gold.database, cfg.config_file)
+        quality = data_quality(spark, silver.dq_results, stage)
+        loads.append((DATA_QUALITY, quality))
+        expected.append(quality.count())
+        marts["data_quality"] = quality
         counts = jdbc.load_tables(gold, loads, expected, keep_outside=keep)
         stage.rows_out = sum(counts.values())
         stage.details = {"tables": counts, "model_metrics_found": silver.has_model_metrics}
@@ -123,7 +141,6 @@ def run_gold(
         )
         if not silver.has_model_metrics:
             log.info("model_performance is empty: %s.model_metrics does not exist yet (run ML.py)", database)
-        marts = {spec.name: df for spec, df in built}
         data = report.collect_data(
             cfg.project.name,
             gold.report_top_routes,
@@ -137,3 +154,34 @@ def run_gold(
             df.unpersist()
         silver.flights.unpersist()
     return 0
+
+
+def gold_checks(cfg: Settings, silver_totals: dict, coverage: dict, marts: dict[str, DataFrame]) -> list:
+    """The checks before the swap (marts against silver, weather coverage) and source freshness."""
+    actions = cfg.quality.checks
+    totals = {k: int(v or 0) for k, v in silver_totals.items()}
+    newest = load_state(state_path(cfg.paths.var)).get("newest", {})
+    return [
+        checks.totals_result(totals, checks.mart_totals(marts), actions.gold_totals),
+        checks.coverage_result(
+            int(coverage["flights"] or 0),
+            int(coverage["with_weather"] or 0),
+            cfg.quality.min_weather_coverage,
+            actions.weather_coverage,
+        ),
+        *freshness_results(newest, cfg.quality.freshness, runlog.utcnow()),
+    ]
+
+
+def data_quality(spark: SparkSession, results: DataFrame | None, stage: runlog.StageRun) -> DataFrame:
+    """The data_quality mart: silver.dq_results and this run's own checks (not synced yet)."""
+    record = stage.record()
+    own = [
+        {**c, "started_at": stage.started_at, "run_id": record["run_id"], "stage": record["stage"]}
+        for c in record["checks"]
+    ]
+    names = DQ_RESULTS.fieldNames()
+    frame = spark.createDataFrame([tuple(r.get(n) for n in names) for r in own], DQ_RESULTS)
+    if results is not None:
+        frame = results.select(*names).unionByName(frame)
+    return data_quality_mart(frame)

@@ -13,6 +13,7 @@ import pytest
 from flightpipe.contracts.gold import ALL_TABLES
 from flightpipe.core.catalog import ensure_database
 from flightpipe.core.cli import recorded
+from flightpipe.core.errors import PipelineError
 from flightpipe.gold import report
 from flightpipe.gold.stage import run_gold
 from tests.support import gold_data
@@ -120,7 +121,9 @@ def test_report_is_written_self_contained_and_names_every_chart(first_run):
     page = (Path(cfg.paths.reports) / "index.html").read_text(encoding="utf-8")
     for title in (*report.CHART_TITLES.values(), report.FRESHNESS_TITLE):
         assert f">{title}</h2>" in page
-    assert page.count("<svg") == 8  # carrier, hour, 3 weather factors, routes, daily, model
+    # carrier, hour, 3 weather factors, routes, daily, model; the trend of weather_coverage (1 failing row)
+    assert page.count("<svg") == 9
+    assert page.count('data-chart="dq-trend') == 1 and 'id="data-quality"' in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert "American Airlines Inc. (AA)" in page and "JFK → MIA" in page
     assert "Flights from 2013-01-01 to 2013-02-01 (10 scheduled flights)" in page
@@ -133,13 +136,76 @@ def test_second_run_leaves_identical_tables(first_run, spark):
     assert recorded(spark, cfg, "gold", run_gold) == 0
     after = snapshot(cfg)
     for name in ORDER_BY:
-        if name != "pipeline_runs":
+        if name not in ("pipeline_runs", "data_quality"):
             assert after[name] == before[name], name
+    # data_quality is a history: the first run's five checks (synced into silver.dq_results) are
+    # kept as they were, the second run's five are added.
+    assert set(before["data_quality"]) < set(after["data_quality"])
+    assert len(after["data_quality"]) == 2 * len(before["data_quality"]) == 10
     assert create_tables(cfg) == ddl_before
     assert tables(cfg) == set(ORDER_BY)
     # pipeline_runs gained exactly the first gold run (its record is synced by the next run).
     new = [r for r in after["pipeline_runs"] if r not in before["pipeline_runs"]]
     assert len(new) == 1
     run_id, stage, _, _, seconds, status, rows_in, rows_out, rows_rejected, error, _ = new[0]
-    assert (stage, status, rows_in, rows_out, rows_rejected, error) == ("gold", "ok", 10, 38, 0, None)
+    assert (stage, status, rows_in, rows_out, rows_rejected, error) == ("gold", "ok", 10, 43, 0, None)
     assert isinstance(seconds, Decimal) and seconds > 0 and run_id
+
+
+def test_data_quality_holds_gold_checks_before_the_swap(first_run):
+    """Hand counts: 10 flights, 2 cancelled, 4 delayed 15+ (flights 2, 4, 5, 8); 9 have a weather
+    row at their origin and hour (not flight 8, LGA 2013-02-01 23:00 UTC); no cleaning state yet."""
+    _, rows, _ = first_run
+    got = {r[3]: r[4:] for r in rows["data_quality"] if r[1] == "gold"}
+    assert set(got) == {
+        "gold_totals",
+        "weather_coverage",
+        "freshness_bts",
+        "freshness_streaming",
+        "freshness_weather",
+    }
+    kind, dataset, action, checked, failing, pct, status, observed, message, keys = got["gold_totals"]
+    assert (kind, action, checked, failing, status, keys) == ("dataset", "fail", 10, 0, "pass", None)
+    assert message == (
+        "flights, cancelled and delayed_15 of 8 mart sums (weather_impact: per factor) agree with silver.flights"
+    )
+    kind, dataset, action, checked, failing, pct, status, observed, message, _ = got["weather_coverage"]
+    assert (dataset, action, checked, failing, float(pct), status, observed) == (
+        "silver.weather_hourly",
+        "warn",
+        10,
+        1,
+        10.0,
+        "pass",
+        "0.9000",
+    )
+    assert message.startswith("9 of 10 silver flights (90.0%) have a weather row")
+    assert got["freshness_bts"][6:9] == ("pass", "", "nothing landed from bts yet")
+
+
+def test_a_failing_check_before_the_swap_keeps_the_old_tables(first_run, spark, mariadb_server, tmp_path):
+    """weather_coverage with action fail and a 95% minimum: 9 of 10 flights have weather, so the
+    load stops before the swap, MariaDB keeps every table and the failure is in silver.dq_results."""
+    cfg, _, _ = first_run
+    strict, _ = gold_config(
+        mariadb_server,
+        tmp_path,
+        cfg.catalog.silver_database,
+        {"quality": {"checks": {"weather_coverage": "fail"}, "min_weather_coverage": 0.95}},
+    )
+    # The same var folder: the refused run's record is synced into the same silver database.
+    before = snapshot(cfg)
+    with pytest.raises(PipelineError) as refused:
+        recorded(spark, strict, "gold", run_gold)
+    assert str(refused.value).startswith(
+        "gold check 'weather_coverage' (action fail) failed: 9 of 10 silver flights (90.0%) have a weather row"
+    )
+    assert "keeps its previous tables" in str(refused.value)
+    assert snapshot(cfg) == before
+    assert tables(cfg) == set(ORDER_BY)
+    failed = spark.table(f"{cfg.catalog.silver_database}.dq_results").where(
+        "stage = 'gold' AND check_name = 'weather_coverage' AND status = 'failed'"
+    )
+    assert [(r["action"], r["rows_checked"], r["rows_failing"]) for r in failed.collect()] == [
+        ("fail", 10, 1)
+    ]

@@ -1,0 +1,137 @@
+"""Gold's checks before the swap: the marts agree with silver, and the flights' weather coverage.
+
+Silver's totals are observed on the one scan of silver.flights the marts share, the weather
+coverage on weather_impact's join; the marts' own totals come from the small persisted marts.
+A failing ``fail`` check stops the load before the swap: MariaDB keeps the previous tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pyspark.sql import Column, DataFrame, Observation
+from pyspark.sql import functions as F
+
+from flightpipe.contracts.quality import DATASET, FAILED, PASS, WARN, CheckResult
+from flightpipe.core.errors import PipelineError
+
+GOLD_TOTALS, WEATHER_COVERAGE = "gold_totals", "weather_coverage"
+TOTALS = ("flights", "cancelled", "delayed_15")
+# The marts that count every silver flight once.
+FLIGHT_MARTS = ("delay_by_carrier", "delay_by_airport_month", "delay_by_hour", "route_delays", "daily_kpis")
+
+
+def silver_totals() -> list[Column]:
+    """What silver.flights holds, observed while the marts' shared scan is cached."""
+    return [
+        F.count(F.lit(1)).alias("flights"),
+        F.count_if(F.col("is_cancelled")).alias("cancelled"),
+        F.count_if(F.col("is_delayed_15")).alias("delayed_15"),
+    ]
+
+
+def observe_totals(facts: DataFrame) -> tuple[DataFrame, Observation]:
+    """``facts`` observed for :func:`silver_totals` (read after the first action on it)."""
+    seen = Observation("silver_totals")
+    return facts.observe(seen, *silver_totals()), seen
+
+
+def mart_totals(marts: Mapping[str, DataFrame]) -> dict[str, dict[str, int]]:
+    """Rows and flight totals of each flight mart, and of weather_impact per factor, in one job."""
+    parts = [
+        df.agg(
+            F.lit(name).alias("mart"),
+            F.count(F.lit(1)).alias("rows"),
+            *[F.sum(c).cast("long").alias(c) for c in TOTALS],
+        )
+        for name, df in marts.items()
+        if name in FLIGHT_MARTS
+    ]
+    if "weather_impact" in marts:
+        parts.append(
+            marts["weather_impact"]
+            .groupBy(F.concat(F.lit("weather_impact/"), F.col("factor")).alias("mart"))
+            .agg(F.count(F.lit(1)).alias("rows"), *[F.sum(c).cast("long").alias(c) for c in TOTALS])
+        )
+    if not parts:
+        return {}
+    union = parts[0]
+    for p in parts[1:]:
+        union = union.unionByName(p)
+    return {r["mart"]: {k: int(r[k] or 0) for k in ("rows", *TOTALS)} for r in union.collect()}
+
+
+def totals_result(
+    silver: Mapping[str, int], marts: Mapping[str, Mapping[str, int]], action: str
+) -> CheckResult:
+    """Each mart's flight totals equal silver's; a mart has rows exactly when silver has flights.
+
+    (Observed metrics allow no DISTINCT, so a mart's row count is not compared with its grain.)
+    """
+    wrong: list[str] = []
+    failing = 0
+    for mart, got in sorted(marts.items()):
+        for total in TOTALS:
+            if got[total] != silver[total]:
+                wrong.append(f"{mart} counts {got[total]:,} {total}, silver.flights {silver[total]:,}")
+                failing += abs(got[total] - silver[total])
+        if (got["rows"] > 0) != (silver["flights"] > 0):
+            wrong.append(
+                f"{mart} has {got['rows']:,} rows for {silver['flights']:,} flights in silver.flights"
+            )
+    status = PASS if not wrong else (FAILED if action == "fail" else WARN)
+    message = (
+        "; ".join(wrong[:4])
+        if wrong
+        else f"flights, cancelled and delayed_15 of {len(marts)} mart sums (weather_impact: per factor) "
+        "agree with silver.flights"
+    )
+    return CheckResult(
+        GOLD_TOTALS,
+        DATASET,
+        "gold marts",
+        action,
+        silver["flights"],
+        failing,
+        status,
+        f"{len(wrong)} mismatches",
+        message,
+    )
+
+
+def coverage_columns() -> list[Column]:
+    """Flights, and flights with a weather row at their origin and scheduled UTC hour."""
+    return [F.count(F.lit(1)).alias("flights"), F.count("_weather_hour").alias("with_weather")]
+
+
+def coverage_result(flights: int, with_weather: int, minimum: float, action: str) -> CheckResult:
+    """The share of flights with weather against ``minimum``."""
+    share = with_weather / flights if flights else 1.0
+    ok = share >= minimum
+    status = PASS if ok else (FAILED if action == "fail" else WARN)
+    message = (
+        f"{with_weather:,} of {flights:,} silver flights ({share:.1%}) have a weather row at their origin "
+        f"and scheduled UTC hour (minimum {minimum:.0%})"
+    )
+    return CheckResult(
+        WEATHER_COVERAGE,
+        DATASET,
+        "silver.weather_hourly",
+        action,
+        flights,
+        flights - with_weather,
+        status,
+        f"{share:.4f}",
+        message,
+    )
+
+
+def raise_failed(results: Sequence[CheckResult], gold_database: str, config_file: str) -> None:
+    """Stop before the swap when a ``fail`` check failed; the previous marts stay."""
+    for r in results:
+        if r.kind == DATASET and r.status == FAILED:
+            raise PipelineError(
+                f"gold check '{r.check_name}' (action fail) failed: {r.message}; {gold_database} keeps its "
+                f"previous tables: rebuild silver (cleaning.py --full-refresh) or set "
+                f"quality.checks.{r.check_name} to warn in {config_file}."
+            )
