@@ -180,17 +180,22 @@ def recorded(
 
     With ``hive``, pending run records are copied into the silver database before the body
     (so it sees the earlier stages of the run) and after it (its own record, failed or not).
+    OpenLineage events mark the record's opening (START) and its end (COMPLETE or FAIL).
     """
-    from flightpipe.core import runlog
+    from flightpipe.core import lineage, runlog
 
     runs = runlog.runs_dir(cfg.paths.var)
     database, warehouse = cfg.catalog.silver_database, cfg.paths.warehouse
+    naming = lineage.Naming(cfg.paths, database, cfg.gold, cfg.ingest)
+    record = runlog.StageRun(runs, stage)
     try:
-        with runlog.StageRun(runs, stage) as record:
+        with record:
+            lineage.publish(cfg.lineage, naming, record)
             if hive:
                 runlog.sync_to_hive(spark, runs, database, warehouse)
             out = body(spark, cfg, record)
     except BaseException:
+        lineage.publish(cfg.lineage, naming, record)
         # The failed run is recorded in a database that exists; a stage that failed before its
         # database was made leaves nothing in the catalog (its record waits in var/runs), and a
         # sync that fails now must not hide the first error.
@@ -201,6 +206,7 @@ def recorded(
             except Exception:
                 log.warning("could not copy the run records into %s.pipeline_runs", database, exc_info=True)
         raise
+    lineage.publish(cfg.lineage, naming, record)
     if hive:
         runlog.sync_to_hive(spark, runs, database, warehouse)
     return out
