@@ -11,7 +11,16 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pyspark.sql.types import ArrayType, DoubleType, IntegerType, LongType, StringType, TimestampType
+from pyspark.sql.types import (
+    ArrayType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
 
 from flightpipe.core.frames import struct
 
@@ -68,6 +77,11 @@ DQ_COMMENTS = {
     "sample_keys": "up to 5 failing rows: flight date, carrier, flight number, origin, source file",
 }
 
+# The comments travel in the fields' metadata into the Hive table (DESCRIBE shows them).
+DQ_RESULTS = StructType(
+    [StructField(f.name, f.dataType, True, {"comment": DQ_COMMENTS[f.name]}) for f in DQ_RESULTS]
+)
+
 
 @dataclass
 class CheckResult:
@@ -103,3 +117,8 @@ def status_of(action: str, rows_failing: int) -> str:
     if not rows_failing:
         return PASS
     return {"warn": WARN, "drop": DROPPED, "fail": FAILED}[action]
+
+
+def failed_dataset_check(results) -> CheckResult | None:
+    """The first dataset check that failed with action fail (the one that stops a stage), or None."""
+    return next((r for r in results if r.kind == DATASET and r.status == FAILED), None)

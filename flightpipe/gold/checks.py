@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
-from flightpipe.contracts.quality import DATASET, FAILED, PASS, WARN, CheckResult
+from flightpipe.contracts.quality import DATASET, FAILED, PASS, WARN, CheckResult, failed_dataset_check
 from flightpipe.core.errors import PipelineError
 
 GOLD_TOTALS, WEATHER_COVERAGE = "gold_totals", "weather_coverage"
@@ -128,10 +128,10 @@ def coverage_result(flights: int, with_weather: int, minimum: float, action: str
 
 def raise_failed(results: Sequence[CheckResult], gold_database: str, config_file: str) -> None:
     """Stop before the swap when a ``fail`` check failed; the previous marts stay."""
-    for r in results:
-        if r.kind == DATASET and r.status == FAILED:
-            raise PipelineError(
-                f"gold check '{r.check_name}' (action fail) failed: {r.message}; {gold_database} keeps its "
-                f"previous tables: rebuild silver (cleaning.py --full-refresh) or set "
-                f"quality.checks.{r.check_name} to warn in {config_file}."
-            )
+    r = failed_dataset_check(results)
+    if r is not None:
+        raise PipelineError(
+            f"gold check '{r.check_name}' (action fail) failed: {r.message}; {gold_database} keeps its "
+            f"previous tables: rebuild silver (cleaning.py --full-refresh) or set "
+            f"quality.checks.{r.check_name} to warn in {config_file}."
+        )

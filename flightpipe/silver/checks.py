@@ -8,7 +8,8 @@ numbers into :class:`~flightpipe.contracts.quality.CheckResult` values.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -19,15 +20,31 @@ from flightpipe.contracts.quality import (
     PASS,
     ROW_RULE,
     SAMPLE_KEYS,
+    WARN,
     CheckResult,
+    failed_dataset_check,
     status_of,
 )
 from flightpipe.core.errors import PipelineError
 from flightpipe.silver import quality
 
+if TYPE_CHECKING:
+    from flightpipe.silver.summary import Summary
+
 FLIGHTS = "silver.flights"
 REFERENTIAL_AIRPORTS, REFERENTIAL_CARRIERS = "referential_airports", "referential_carriers"
 RECONCILIATION = "reconciliation"
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """The row rules and dataset checks a run applies, with their actions."""
+
+    settings: quality.QualitySettings
+    actions: dict[str, str]  # row rule -> warn | drop | fail
+    dataset_actions: dict[str, str]  # dataset check -> warn | fail
+    where: str  # the input, for the failure sentence
+    config_file: str
 
 
 def _sample_struct() -> Column:
@@ -172,7 +189,7 @@ def reconciliation_result(
         action,
         rows,
         failing,
-        PASS if not failing else (FAILED if action == "fail" else "warn"),
+        PASS if not failing else (FAILED if action == "fail" else WARN),
         observed=f"{len(per_file)} files, {len(landed)} slots",
         message=message,
     )
@@ -180,10 +197,24 @@ def reconciliation_result(
 
 def raise_failed(results: Iterable[CheckResult], where: str, config_file: str) -> None:
     """Stop the run (nothing written) when a dataset check whose action is fail did not pass."""
-    for r in results:
-        if r.kind == DATASET and r.status == FAILED:
-            raise PipelineError(
-                f"data-quality check '{r.check_name}' (action fail) failed on {where}: {r.message}; "
-                f"silver was left unchanged: fix the input or set quality.checks.{r.check_name} to warn "
-                f"in {config_file}."
-            )
+    r = failed_dataset_check(results)
+    if r is not None:
+        raise PipelineError(
+            f"data-quality check '{r.check_name}' (action fail) failed on {where}: {r.message}; "
+            f"silver was left unchanged: fix the input or set quality.checks.{r.check_name} to warn "
+            f"in {config_file}."
+        )
+
+
+def flight_results(summary: Summary, expect: Expectations, landed: dict[str, int]) -> list[CheckResult]:
+    """The row rules', reconciliation's and referential checks' results of one pass."""
+    checked_rows = sum(v["rows"] for v in summary.per_month.values())
+    silver_rows = sum(v[quality.SILVER] for v in summary.per_month.values())
+    slots = {s: (landed[s], rows) for s, rows in summary.per_slot.items() if s in landed}
+    return [
+        *rule_results(checked_rows, summary.rules, expect.actions, summary.samples),
+        reconciliation_result(summary.per_source_file, slots, expect.dataset_actions[RECONCILIATION]),
+        *referential_results(
+            silver_rows, summary.referential, summary.has_carriers, expect.dataset_actions, summary.samples
+        ),
+    ]

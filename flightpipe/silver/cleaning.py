@@ -93,20 +93,9 @@ class CleaningJob:
     quality: Quality  # dataset checks and freshness thresholds
 
 
-@dataclass(frozen=True)
-class Expectations:
-    """The row rules and dataset checks a run applies, with their actions."""
-
-    settings: quality.QualitySettings
-    actions: dict[str, str]  # row rule -> warn | drop | fail
-    dataset_actions: dict[str, str]  # dataset check -> warn | fail
-    where: str  # the input, for the failure sentence
-    config_file: str
-
-
-def expectations(job: CleaningJob, actions: dict[str, str]) -> Expectations:
+def expectations(job: CleaningJob, actions: dict[str, str]) -> checks.Expectations:
     """The expectations of ``job`` with the rule ``actions`` it resolved."""
-    return Expectations(
+    return checks.Expectations(
         quality_settings(job.cleaning),
         actions,
         dict(job.quality.checks),
@@ -297,7 +286,7 @@ def check_flights(
     months: set[Month] | None,
     airports: DataFrame,
     carriers: DataFrame | None,
-    expect: Expectations,
+    expect: checks.Expectations,
     landed: dict[str, int],
     sink: list[CheckResult],
 ) -> tuple[DataFrame, Summary]:
@@ -316,7 +305,7 @@ def check_flights(
     # they would grow the driver JVM with the input (local mode runs the tasks there).
     checked = clean_flights(staged, airports, settings, actions).persist(StorageLevel.DISK_ONLY)
     summary = summarize(checked.transform(lambda df: checks.with_known_carrier(df, carriers)))
-    sink.extend(flight_results(summary, expect, landed))
+    sink.extend(checks.flight_results(summary, expect, landed))
     try:
         quality.check_fail_rules(summary.rules, actions, expect.where, expect.config_file)
         checks.raise_failed(sink, expect.where, expect.config_file)
@@ -324,22 +313,6 @@ def check_flights(
         checked.unpersist()
         raise
     return checked, summary
-
-
-def flight_results(summary: Summary, expect: Expectations, landed: dict[str, int]) -> list[CheckResult]:
-    """The row rules', reconciliation's and referential checks' results of one pass."""
-    checked_rows = sum(v["rows"] for v in summary.per_month.values())
-    silver_rows = sum(v[quality.SILVER] for v in summary.per_month.values())
-    slots = {s: (landed[s], rows) for s, rows in summary.per_slot.items() if s in landed}
-    return [
-        *checks.rule_results(checked_rows, summary.rules, expect.actions, summary.samples),
-        checks.reconciliation_result(
-            summary.per_source_file, slots, expect.dataset_actions[checks.RECONCILIATION]
-        ),
-        *checks.referential_results(
-            silver_rows, summary.referential, summary.has_carriers, expect.dataset_actions, summary.samples
-        ),
-    ]
 
 
 def write_reference(
