@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import SchemaDrift
+from flightpipe.core.sections import SchemaDrift
 
 RESCUED = "_rescued"
 # BTS lines end with a comma: the empty last field is read under this name, it is no column.

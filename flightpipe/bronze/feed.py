@@ -18,7 +18,7 @@ from flightpipe.contracts import sources as S
 from flightpipe.contracts.layouts import FLIGHT_LAYOUTS, FlightLayout
 from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import Paths
+from flightpipe.core.sections import Paths
 
 TABLE = "flights"
 REJECTED_QUERY = "flights_rejected"

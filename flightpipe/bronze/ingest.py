@@ -40,7 +40,8 @@ from flightpipe.core.embedded import embedded_data_dir
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.frames import union_all
 from flightpipe.core.runlog import StageRun, utcnow
-from flightpipe.core.settings import Ingest, SchemaDrift, Settings, WeatherFile
+from flightpipe.core.sections import Ingest, SchemaDrift, WeatherFile
+from flightpipe.core.settings import Settings
 
 log = logging.getLogger("flightpipe.ingest")
 

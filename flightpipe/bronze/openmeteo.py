@@ -18,7 +18,7 @@ from pathlib import Path
 
 from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import OpenMeteoApi, WeatherFile
+from flightpipe.core.sections import OpenMeteoApi, WeatherFile
 
 log = logging.getLogger("flightpipe.openmeteo")
 

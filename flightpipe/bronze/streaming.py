@@ -43,7 +43,8 @@ from flightpipe.bronze.feed import (
 from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.runlog import StageRun
-from flightpipe.core.settings import Settings, Streaming
+from flightpipe.core.sections import Streaming
+from flightpipe.core.settings import Settings
 
 log = logging.getLogger("flightpipe.streaming")
 

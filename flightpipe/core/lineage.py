@@ -32,7 +32,7 @@ from flightpipe.core.stages import Stage, stage
 
 if TYPE_CHECKING:
     from flightpipe.core.runlog import StageRun
-    from flightpipe.core.settings import Gold, Ingest, Lineage, Paths
+    from flightpipe.core.sections import Gold, Ingest, Lineage, Paths
 
 log = logging.getLogger("flightpipe.lineage")
 

@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 
 from flightpipe.contracts.gold import TableSpec
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import Gold
+from flightpipe.core.sections import Gold
 
 log = logging.getLogger("flightpipe.jdbc")
 

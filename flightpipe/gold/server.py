@@ -30,7 +30,8 @@ import mysql.connector
 from flightpipe.core import cli
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.net import port_in_use
-from flightpipe.core.settings import Gold, MariaDB, Settings
+from flightpipe.core.sections import Gold, MariaDB
+from flightpipe.core.settings import Settings
 
 log = logging.getLogger("flightpipe.mariadb")
 

@@ -13,7 +13,8 @@ from pyspark.sql import SparkSession
 
 from flightpipe.core import runlog
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import Ml, Settings
+from flightpipe.core.sections import Ml
+from flightpipe.core.settings import Settings
 from flightpipe.ml.inputs import SilverStore
 from flightpipe.ml.score import score_flights
 from flightpipe.ml.train import MODEL_NAMES, Periods, train_models

@@ -26,7 +26,7 @@ from flightpipe.contracts.ml import METRICS_TABLE, MODEL_METRICS
 from flightpipe.core import runlog
 from flightpipe.core.catalog import ensure_database
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import Ml
+from flightpipe.core.sections import Ml
 from flightpipe.ml import features as ft
 from flightpipe.ml import registry
 from flightpipe.ml.evaluate import evaluate, feature_weights, with_probability

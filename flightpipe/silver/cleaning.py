@@ -33,8 +33,8 @@ from flightpipe.contracts.quality import CheckResult
 from flightpipe.core import runlog
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.frames import union_all
+from flightpipe.core.sections import Cleaning, Quality
 from flightpipe.core.session import temporary_conf
-from flightpipe.core.settings import Cleaning, Quality
 from flightpipe.silver import checks, quality, weather
 from flightpipe.silver.conform import (
     clean_flights,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from flightpipe.contracts.quality import FAILED, FRESHNESS, PASS, WARN, CheckResult
-from flightpipe.core.settings import Freshness, FreshnessSources
+from flightpipe.core.sections import Freshness, FreshnessSources
 
 SOURCES = ("bts", "streaming", "weather")
 _STREAM_TABLE = "flights"  # bronze/flights: the streaming sink (silver.inputs.STREAM_TABLE)

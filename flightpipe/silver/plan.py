@@ -18,7 +18,7 @@ from typing import Any
 from flightpipe.core import storage
 from flightpipe.core.dates import DateRange, Month, parse_range
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.settings import Cleaning
+from flightpipe.core.sections import Cleaning
 
 STATE_VERSION = 1
 
