@@ -148,9 +148,9 @@ def test_shape_is_realistic(spark):
     df.unpersist()
 
 
-def test_ingest_and_cleaning_accept_the_output(spark, make_config, tmp_path, database, record):
-    out = tmp_path / "synthetic"
-    generate(spark, 3_000, out, seed=5, year=YEAR, weather_days=2)
+def test_ingest_and_cleaning_accept_the_output(generated, spark, make_config, database, record):
+    base, _ = generated
+    out = base / "c"
     cfg, _ = make_config(
         {
             "ingest": {
@@ -163,17 +163,17 @@ def test_ingest_and_cleaning_accept_the_output(spark, make_config, tmp_path, dat
     )
     results = {(r.table, r.fmt): r for r in run_ingest(spark, cfg, record)}
     flights = results[("flights_batch", "bts")]
-    assert (flights.files, flights.rows, flights.rejected) == (12, 3_000, 0)
+    assert (flights.files, flights.rows, flights.rejected) == (12, 2_000, 0)
     weather = results[("weather", "openmeteo")]
     assert (weather.rows, weather.rejected) == (len(reference.load_airports()) * 48, 0)
 
     result = recorded(spark, cfg, "cleaning", clean)
-    assert result.bronze_rows == 3_000
+    assert result.bronze_rows == 2_000
     assert result.duplicates == 0
     assert result.balanced
     # Arrival clocks are computed in the destination's zone, so the time rules pass.
     assert result.quarantined <= 3, result.rule_counts
     silver = spark.table(f"{database}.flights")
-    assert silver.count() == 3_000 - result.quarantined
+    assert silver.count() == 2_000 - result.quarantined
     wx = spark.table(f"{database}.weather_hourly").where(F.col("source_format") == "openmeteo")
     assert wx.select("airport").distinct().count() == len(reference.load_airports())

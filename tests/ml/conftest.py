@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from pyspark.sql import functions as F
 
 from flightpipe.core.cli import recorded
+from flightpipe.ml import features as ft
 from flightpipe.ml.stage import run_ml, stage_name
 from tests.support.ml import SMALL_ML, build_silver, write_silver
 
@@ -36,6 +38,15 @@ def nyc_days(spark, tmp_path_factory):
     yield flights, weather
     flights.unpersist()
     weather.unpersist()
+
+
+@pytest.fixture(scope="module")
+def labelled_features(nyc_days):
+    """The fixture days' features of every flight with a label, cached."""
+    flights, weather = nyc_days
+    feats = ft.build_features(flights, weather).where(F.col(ft.LABEL).isNotNull()).cache()
+    yield feats
+    feats.unpersist()
 
 
 @pytest.fixture()

@@ -86,12 +86,13 @@ def test_train_writes_metrics_models_and_latest_then_scores_idempotently(
     assert {(r["stage"], r["count"]) for r in runs} == {("ml", 1), ("ml-score", 2)}
 
 
-def test_saved_model_reloads_and_predicts_the_same(spark, ml_cfg, nyc_days, tmp_path):
-    flights, weather = nyc_days
-    feats = ft.build_features(flights, weather).where(F.col(ft.LABEL).isNotNull()).cache()
+def test_saved_model_reloads_and_predicts_the_same(spark, make_config, labelled_features, tmp_path):
+    feats = labelled_features
+    grid = {**SMALL_ML["ml"], "gbt": {**SMALL_ML["ml"]["gbt"], "max_depths": [2, 3]}}
+    settings = make_config({"ml": grid})[0].ml
     train = feats.where(F.col("flight_date") <= date(2013, 1, 2))
     neg_w, pos_w, _, _ = class_weights(train)
-    model, best = tune_and_fit("gbt", train.transform(with_class_weight(neg_w, pos_w)), ml_cfg.ml)
+    model, best = tune_and_fit("gbt", train.transform(with_class_weight(neg_w, pos_w)), settings)
     assert best["maxDepth"] in (2, 3)
     folder = tmp_path / "gbt" / "v1"
     registry.save_version(model, str(folder), {"auc_roc": 0.5}, feature_weights(model, train))
@@ -103,13 +104,10 @@ def test_saved_model_reloads_and_predicts_the_same(spark, ml_cfg, nyc_days, tmp_
     again = test.transform(with_probability(reloaded, 0.5)).select(*cols)
     assert direct.count() == test.count() > 500
     assert_df_equality(direct, again, ignore_row_order=True, ignore_nullable=True)
-    feats.unpersist()
 
 
-def test_logistic_coefficients_name_one_hot_levels(spark, ml_cfg, nyc_days):
-    flights, weather = nyc_days
-    feats = ft.build_features(flights, weather).where(F.col(ft.LABEL).isNotNull()).cache()
-    train = feats.where(F.col("flight_date") <= date(2013, 1, 2))
+def test_logistic_coefficients_name_one_hot_levels(spark, ml_cfg, labelled_features):
+    train = labelled_features.where(F.col("flight_date") <= date(2013, 1, 2))
     neg_w, pos_w, neg, pos = class_weights(train)
     assert neg_w * neg == pytest.approx(pos_w * pos)  # both classes weigh the same in total
     model, _ = tune_and_fit(
@@ -123,7 +121,6 @@ def test_logistic_coefficients_name_one_hot_levels(spark, ml_cfg, nyc_days):
     coefficients = sorted(abs(c) for c in model.stages[-1].coefficients.toArray())
     assert abs(weights[0]["coefficient"]) == pytest.approx(coefficients[-1], abs=1e-6)
     assert abs(weights[-1]["coefficient"]) == pytest.approx(coefficients[-20], abs=1e-6)
-    feats.unpersist()
 
 
 # --- failures ------------------------------------------------------------------------------------

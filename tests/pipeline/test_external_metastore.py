@@ -51,7 +51,7 @@ def test_two_jobs_share_an_external_metastore_at_once(tmp_path):
         _out, err = first.communicate(timeout=600)
         assert first.returncode == 0, err[-3000:]
         # Two jobs at once: with embedded Derby the second would fail on the metastore lock.
-        jobs = [_probe(config, "left", 8), _probe(config, "right", 8)]
+        jobs = [_probe(config, "left", 4), _probe(config, "right", 4)]
         outputs = [job.communicate(timeout=600) for job in jobs]
         for job, (_out, err) in zip(jobs, outputs, strict=True):
             assert job.returncode == 0, err[-3000:]

@@ -46,7 +46,7 @@ SMALL_ML = {
         "tuning_sample_fraction": 1.0,
         "parallelism": 1,
         "logistic": {"max_iter": 10, "reg_params": [0.01], "elastic_net_params": [0.0]},
-        "gbt": {"max_iter": 3, "max_depths": [2, 3], "step_sizes": [0.3], "max_bins": 128},
+        "gbt": {"max_iter": 3, "max_depths": [3], "step_sizes": [0.3], "max_bins": 128},
     }
 }
 
