@@ -37,10 +37,10 @@ if [ ! -x .venv/bin/python ]; then
     say "creating .venv"
     "$PY" -m venv .venv
 fi
-want=$(sha256sum requirements.txt | cut -d' ' -f1)
+want=$(cat requirements.txt requirements-bench.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat .venv/.requirements.sha256 2>/dev/null)" != "$want" ]; then
     say "installing Python requirements into .venv"
-    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+    .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt -r requirements-bench.txt
     echo "$want" > .venv/.requirements.sha256
 fi
 # The package itself, editable: scripts and tools import flightpipe from any directory.

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from flightpipe.core.settings import load_config
+from flightpipe.tools.bench import peers
 from flightpipe.tools.bench.main import parse_sizes
 from flightpipe.tools.bench.profile import profile_event_logs
 from flightpipe.tools.bench.runner import case_config
@@ -172,6 +173,45 @@ def test_checks_of_targets_and_scaling():
     assert checks["scaling cleaning time x10 rows <= x12"] == (13.33, False)
     assert checks["scaling cleaning driver RSS <= x1.5"] == (1.6, False)
     assert checks["scaling gold driver RSS <= x1.5"] == (1.0, True)
+
+
+def test_peer_ratios_and_same_work(tmp_path):
+    def step(name: str, seconds: float, record: dict | None = None) -> dict:
+        return {"name": name, "seconds": seconds, "exit_code": 0, "is_stage": True, "record": record or {}}
+
+    flights = {"bronze_rows": 1000, "silver_rows": 990, "quarantined": 7, "duplicates": 3}
+    cleaned = {"stage": "cleaning", "bronze_rows": 1000, "silver_rows": 990}
+    case = {
+        "case": "synthetic-1000",
+        "steps": [
+            step("ingest", 30),
+            step("cleaning", 45, {"details": {"flights": flights}}),
+            step("gold", 20),
+        ],
+        "peers": [
+            step("spark:ingest", 30),
+            step("spark:cleaning", 30, {**cleaned, "quarantine_rows": 7, "duplicate_rows": 3}),
+            step("spark:gold", 25, {"stage": "gold", "flights": 990}),
+            step("duckdb:ingest", 10),
+            step("duckdb:cleaning", 10, {**cleaned, "quarantine_rows": 8, "duplicate_rows": 2}),
+            step("duckdb:gold", 5, {"stage": "gold", "flights": 990}),
+        ],
+    }
+    assert peers.ratios(case) == {
+        "spark": {"ingest": 1.0, "cleaning": 1.5, "gold": 0.8, "total": 1.12},
+        "duckdb": {"ingest": 3.0, "cleaning": 4.5, "gold": 4.0, "total": 3.8},
+    }
+    checks = {c["check"]: (c["value"], c["ok"]) for c in verdicts([case])}
+    assert checks["synthetic-1000 ingest: ours / the plain PySpark script <= 1x"] == (1.0, True)
+    assert checks["synthetic-1000 cleaning: ours / the plain PySpark script <= 1x"] == (1.5, False)
+    assert checks["synthetic-1000 gold: ours / the plain PySpark script <= 1x"] == (0.8, True)
+    assert checks["synthetic-1000 ingest + cleaning + gold: ours / DuckDB <= 3x"] == (3.8, False)
+    # The DuckDB peer moved a row from the duplicates to the quarantine: not the same work.
+    assert checks["synthetic-1000 spark peer did the same work"][1] is True
+    assert checks["synthetic-1000 duckdb peer did the same work"][1] is False
+    log = tmp_path / "spark:gold.log"
+    log.write_text('noise\nPEER_RESULT {"stage": "gold", "flights": 5}\nmore noise\n', encoding="utf-8")
+    assert peers.peer_result(str(log)) == {"stage": "gold", "flights": 5}
 
 
 def test_sizes_flag():

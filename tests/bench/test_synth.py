@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import filecmp
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,9 @@ from pyspark.sql import functions as F
 from flightpipe.bronze.ingest import run_ingest
 from flightpipe.contracts import sources as S
 from flightpipe.core.cli import recorded
+from flightpipe.core.settings import PACKAGE_ROOT
 from flightpipe.silver.stage import clean
+from flightpipe.tools.bench.peers import peer_result, write_reference
 from flightpipe.tools.synth import flights as synthetic
 from flightpipe.tools.synth import reference
 from flightpipe.tools.synth.generate import generate
@@ -177,3 +181,27 @@ def test_ingest_and_cleaning_accept_the_output(generated, spark, make_config, da
     assert silver.count() == 2_000 - result.quarantined
     wx = spark.table(f"{database}.weather_hourly").where(F.col("source_format") == "openmeteo")
     assert wx.select("airport").distinct().count() == len(reference.load_airports())
+
+    # The bench's DuckDB peer keeps, quarantines and aggregates the same rows as ours.
+    write_reference(str(out))
+    work = base / "duckdb-peer"
+    done = {}
+    for stage in ("ingest", "cleaning", "gold"):
+        script = str(PACKAGE_ROOT / "bench" / "peers" / "duckdb_plain.py")
+        args = ["--stage", stage, "--input", str(out), "--out", str(work)]
+        run = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        log = work.parent / f"duckdb-{stage}.log"
+        log.write_text(run.stdout, encoding="utf-8")
+        done[stage] = peer_result(str(log))
+    assert done["ingest"] == {"stage": "ingest", "bronze_rows": 2_000, "weather_rows": weather.rows}
+    assert done["cleaning"] == {
+        "stage": "cleaning",
+        "bronze_rows": 2_000,
+        "silver_rows": result.silver_rows,
+        "quarantine_rows": result.quarantined,
+        "duplicate_rows": 0,
+    }
+    assert done["gold"]["flights"] == result.silver_rows
+    carriers = silver.select("carrier").distinct().count()
+    assert done["gold"]["marts"]["delay_by_carrier"] == carriers

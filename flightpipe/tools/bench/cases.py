@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flightpipe.core import stages, storage
 from flightpipe.core.stages import Stage
+from flightpipe.tools.bench import peers
 from flightpipe.tools.bench.runner import Runner, Step, case_config
 from flightpipe.tools.bench.tables import table_files
 from flightpipe.tools.bench.verdicts import EMBEDDED_TARGETS
@@ -32,6 +33,7 @@ class CaseOptions:
     no_weather: bool = False
     replay_start: str = "2013-01-01"
     replay_end: str = "2013-12-31"
+    peers: bool = True
 
 
 def run_stages(r: Runner, names: tuple[str, ...], rows: int, targets: dict[str, float]) -> None:
@@ -149,4 +151,8 @@ def run_synthetic(base: str, bench_root: str, run_id: str, rows: int, opts: Case
     run_stages(r, SYNTHETIC_STAGES, rows, {})
     result["steps"] = [asdict(s) for s in r.steps]
     result["tables"] = table_files(r.cfg.paths.bronze, r.cfg.paths.warehouse)
+    if opts.peers and all(s.exit_code == 0 for s in r.steps):
+        print(f"  peers on the same files: {', '.join(peers.PEERS)}")
+        result["peers"] = peers.run_peers(r, data, rows, opts.no_weather)
+        result["ratios"] = peers.ratios(result)
     return result

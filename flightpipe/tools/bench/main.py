@@ -50,6 +50,11 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="synthetic cases ingest the BTS files only (the Open-Meteo files are still written)",
     )
+    p.add_argument(
+        "--no-peers",
+        action="store_true",
+        help="synthetic cases skip the peers (the plain PySpark and the DuckDB scripts on the same files)",
+    )
     p.add_argument("--replay-start", default="2013-01-01")
     p.add_argument("--replay-end", default="2013-12-31")
     p.add_argument(
@@ -99,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         no_weather=args.no_weather,
         replay_start=args.replay_start,
         replay_end=args.replay_end,
+        peers=not args.no_peers,
     )
     if not args.skip_embedded:
         run["cases"].append(run_embedded(base, bench_root, run_id, opts))

@@ -44,25 +44,28 @@ def git_commit() -> dict:
 def print_report(cases: list[dict], checks: list[dict]) -> None:
     """The table of every step, the quarantine, files per table and the checks."""
     head = (
-        f"{'case':<18} {'step':<10} {'seconds':>8} {'target':>7} {'rows/s':>10} "
+        f"{'case':<18} {'step':<15} {'seconds':>8} {'target':>7} {'rows/s':>10} "
         f"{'driver MB':>10} {'total MB':>9} {'load':>5} {'spill MB':>9}  status"
     )
     print("\n" + head)
     print("-" * len(head))
     for c in cases:
-        for s in c.get("steps", []):
+        for s in [*c.get("steps", []), *c.get("peers", [])]:
             target = "" if s["target_s"] is None else f"{s['target_s']:g}"
             spill = s.get("profile", {}).get("spill_disk_mb", "")
             status = "ok" if s["exit_code"] == 0 else "FAILED"
             if s["target_s"] is not None and s["exit_code"] == 0 and s["seconds"] > s["target_s"]:
                 status = "SLOW"
             print(
-                f"{c['case']:<18} {s['name']:<10} {s['seconds']:>8.1f} {target:>7} {s['rows_per_s']:>10.0f} "
+                f"{c['case']:<18} {s['name']:<15} {s['seconds']:>8.1f} {target:>7} {s['rows_per_s']:>10.0f} "
                 f"{s['peak_driver_rss_mb']:>10.0f} {s['peak_total_rss_mb']:>9.0f} "
                 f"{max(s['load_before'], s['load_after']):>5.1f} {spill!s:>9}  {status}"
             )
         if c.get("auc"):
             print(f"{c['case']:<18} best AUC-ROC {c['auc']['auc_roc']} ({c['auc']['file']})")
+        for peer, per in (c.get("ratios") or {}).items():
+            text = ", ".join(f"{k} {v:g}x" for k, v in per.items())
+            print(f"{c['case']:<18} ours / {peer}: {text}")
         q = quarantine(c)
         if q:
             print(

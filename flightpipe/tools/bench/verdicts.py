@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from flightpipe.tools.bench import peers
+
 # Targets on the reference 2-core machine, JVM start included (seconds).
 EMBEDDED_TARGETS = {"streaming": 60, "cleaning": 45, "ml": 300, "gold": 60}
 SYNTHETIC_TOTAL_TARGET = 600  # ingest + cleaning + gold at 10M rows
 SYNTHETIC_TARGET_ROWS = 10_000_000
 SCALING_TIME_MAX = 12.0  # 1M -> 10M: each stage at most 12x slower
 SCALING_DRIVER_RSS_MAX = 1.5  # and the driver's peak memory at most 1.5x
+# Ours over the peers of the same run (flightpipe.tools.bench.peers): at most these ratios.
+PEER_TARGETS = {"spark": {"ingest": 1.0, "cleaning": 1.0, "gold": 1.0}, "duckdb": {"total": 3.0}}
+PEER_NAMES = {"spark": "the plain PySpark script", "duckdb": "DuckDB"}
 
 
 def verdicts(cases: list[dict]) -> list[dict]:
@@ -31,6 +36,8 @@ def verdicts(cases: list[dict]) -> list[dict]:
         out.append(
             {"check": f"10M ingest + cleaning + gold <= {SYNTHETIC_TOTAL_TARGET} s", "value": total, "ok": ok}
         )
+    for c in cases:
+        out += peer_checks(c)
     sizes = sorted(int(c["case"].split("-")[1]) for c in cases if c["case"].startswith("synthetic-"))
     if len(sizes) >= 2:
         small, large = by_case[f"synthetic-{sizes[0]}"], by_case[f"synthetic-{sizes[-1]}"]
@@ -60,6 +67,26 @@ def verdicts(cases: list[dict]) -> list[dict]:
                     "check": f"scaling {s['name']} driver RSS <= x{rss_max:g}",
                     "value": m,
                     "ok": m is not None and m <= rss_max,
+                }
+            )
+    return out
+
+
+def peer_checks(case: dict) -> list[dict]:
+    """Same work as each peer, and our time over theirs within the targets."""
+    if "peers" not in case:
+        return []
+    out = peers.agreement(case)
+    ratios = case.get("ratios") or peers.ratios(case)
+    for peer, targets in PEER_TARGETS.items():
+        for stage, target in targets.items():
+            value = (ratios.get(peer) or {}).get(stage)
+            what = "ingest + cleaning + gold" if stage == "total" else stage
+            out.append(
+                {
+                    "check": f"{case['case']} {what}: ours / {PEER_NAMES[peer]} <= {target:g}x",
+                    "value": value,
+                    "ok": value is not None and value <= target,
                 }
             )
     return out
