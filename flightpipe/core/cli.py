@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping
@@ -102,6 +103,27 @@ def translate(exc: BaseException, cfg: Settings | None) -> str | None:
     return None
 
 
+def say_error(text: str) -> None:
+    """One sentence on the user's stderr, also under spark-submit.
+
+    spark-submit merges the Python driver's stderr into its own stdout (PythonRunner's
+    redirectErrorStream), so there the sentence goes through the JVM's System.err instead.
+    """
+    if "PYSPARK_GATEWAY_PORT" in os.environ:
+        try:
+            from pyspark import SparkContext
+            from pyspark.java_gateway import launch_gateway
+
+            # launch_gateway connects to spark-submit's JVM here; it starts nothing.
+            gateway = SparkContext._gateway or launch_gateway()
+            sys.stdout.flush()
+            gateway.jvm.java.lang.System.err.println(text)
+            return
+        except Exception:  # no JVM to talk to: plain stderr, however it is wired
+            pass
+    print(text, file=sys.stderr)
+
+
 def run(
     stage: str, config_path: str, body: Callable[[Settings], int | None], *, log_to_file: bool = True
 ) -> int:
@@ -120,20 +142,20 @@ def run(
         return int(code or 0)
     except PipelineError as exc:
         log.debug("failed", exc_info=True)
-        print(f"{stage}: error: {exc}", file=sys.stderr)
+        say_error(f"{stage}: error: {exc}")
         return 1
     except KeyboardInterrupt:
-        print(f"{stage}: interrupted.", file=sys.stderr)
+        say_error(f"{stage}: interrupted.")
         return 130
     except Exception as exc:
         sentence = translate(exc, cfg)
         log.debug("failed: %s", traceback.format_exc())
         where = f"; the details are in {log_file}" if log_file else ""
         if sentence:
-            print(f"{stage}: error: {sentence}", file=sys.stderr)
+            say_error(f"{stage}: error: {sentence}")
         else:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            print(f"{stage}: error: unexpected failure ({first[:300]}){where}.", file=sys.stderr)
+            say_error(f"{stage}: error: unexpected failure ({first[:300]}){where}.")
         return 1
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import JIT_OPTION
+from flightpipe.core.settings import PACKAGE_ROOT
 from flightpipe.core.stages import stage
 from flightpipe.core.submit import SubmitSettings, spark_submit_command
 from flightpipe.tools.pipeline import parser, selected, stage_command
@@ -106,3 +109,17 @@ def test_select_picks_from_the_graph_and_skip_still_applies():
 def test_an_unknown_skip_is_one_sentence():
     with pytest.raises(PipelineError, match=r"^there is no stage 'mariadbb'"):
         selected(pipeline_args("--skip", "mariadbb"))
+
+
+def test_under_spark_submit_the_error_sentence_is_on_stderr_not_stdout(tmp_path):
+    # spark-submit merges the Python driver's stderr into its stdout; the sentence must not follow.
+    missing = tmp_path / "nowhere.yaml"
+    cmd = spark_submit_command(SubmitSettings(driver_memory=None), str(PACKAGE_ROOT / "cleaning.py"))
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    run = subprocess.run(
+        [*cmd, "--config", str(missing)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert run.returncode == 1
+    sentence = f"cleaning: error: config file {missing} does not exist; pass --config PATH."
+    assert run.stderr.strip().splitlines()[-1] == sentence
+    assert "error" not in run.stdout
