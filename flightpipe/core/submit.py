@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,11 +60,13 @@ def spark_submit_command(
     master: str | None = None,
     py_files: str | None = None,
     spark_submit: str | None = None,
+    conf: Mapping[str, str] | None = None,
 ) -> list[str]:
     """``spark-submit [options] script extra_args...``.
 
     ``master`` overrides the config's ``spark.master``; ``py_files`` is the zip of the package
-    for cluster executors.
+    for cluster executors; ``conf`` is given as ``--conf key=value`` (a script that reads no
+    config).
     """
     cmd = [spark_submit or spark_submit_binary()]
     if settings.driver_memory:
@@ -79,4 +81,6 @@ def spark_submit_command(
         # The JDBC driver must be on the driver's class path from the JVM's start.
         cmd += ["--driver-class-path", os.pathsep.join(jars)]
     cmd += ["--driver-java-options", driver_java_options(settings)]
+    for key, value in (conf or {}).items():
+        cmd += ["--conf", f"{key}={value}"]
     return [*cmd, script, *extra_args]

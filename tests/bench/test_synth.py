@@ -18,7 +18,7 @@ from flightpipe.contracts import sources as S
 from flightpipe.core.cli import recorded
 from flightpipe.core.settings import PACKAGE_ROOT
 from flightpipe.silver.stage import clean
-from flightpipe.tools.bench.peers import peer_result, write_reference
+from flightpipe.tools.bench.peers import parse_result, write_reference
 from flightpipe.tools.synth import flights as synthetic
 from flightpipe.tools.synth import reference
 from flightpipe.tools.synth.generate import generate
@@ -184,16 +184,13 @@ def test_ingest_and_cleaning_accept_the_output(generated, spark, make_config, da
 
     # The bench's DuckDB peer keeps, quarantines and aggregates the same rows as ours.
     write_reference(str(out))
-    work = base / "duckdb-peer"
+    script = str(PACKAGE_ROOT / "bench" / "peers" / "duckdb_plain.py")
     done = {}
     for stage in ("ingest", "cleaning", "gold"):
-        script = str(PACKAGE_ROOT / "bench" / "peers" / "duckdb_plain.py")
-        args = ["--stage", stage, "--input", str(out), "--out", str(work)]
+        args = ["--stage", stage, "--input", str(out), "--out", str(base / "duckdb-peer")]
         run = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr
-        log = work.parent / f"duckdb-{stage}.log"
-        log.write_text(run.stdout, encoding="utf-8")
-        done[stage] = peer_result(str(log))
+        done[stage] = parse_result(run.stdout)
     assert done["ingest"] == {"stage": "ingest", "bronze_rows": 2_000, "weather_rows": weather.rows}
     assert done["cleaning"] == {
         "stage": "cleaning",

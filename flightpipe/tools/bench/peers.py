@@ -16,7 +16,7 @@ from flightpipe.core import stages, storage
 from flightpipe.core.embedded import embedded_data_dir
 from flightpipe.core.settings import PACKAGE_ROOT
 from flightpipe.core.submit import spark_submit_command
-from flightpipe.tools.bench.runner import Runner
+from flightpipe.tools.bench.runner import Runner, event_log_conf
 
 PEERS = ("spark", "duckdb")
 PEER_STAGES = ("ingest", "cleaning", "gold")
@@ -44,24 +44,20 @@ def peer_command(r: Runner, peer: str, stage: str, data: str, out: str, no_weath
     script = str(PACKAGE_ROOT / "bench" / "peers" / f"{peer}_plain.py")
     if peer == "duckdb":
         return [sys.executable, script, *args]
-    cmd = spark_submit_command(r.submit, script, args)
-    # The event log of the case, as ours has it through the config, so both are profiled alike.
-    events = storage.join(r.cfg.paths.var, "eventlog")
-    conf = {
-        "spark.eventLog.enabled": "true",
-        "spark.eventLog.dir": events,
-        "spark.eventLog.compress": "false",
-    }
-    at = cmd.index(script)
-    cmd[at:at] = [x for k, v in conf.items() for x in ("--conf", f"{k}={v}")]
-    return cmd
+    # The case's event log, which ours gets through its config, so both are profiled alike.
+    events = event_log_conf(storage.join(r.cfg.paths.var, "eventlog"))
+    return spark_submit_command(r.submit, script, args, conf=events)
 
 
 def peer_result(log_path: str) -> dict:
     """The last PEER_RESULT line of a peer's log."""
-    data = (storage.read_bytes(log_path) or b"").decode(errors="replace")
+    return parse_result((storage.read_bytes(log_path) or b"").decode(errors="replace"))
+
+
+def parse_result(output: str) -> dict:
+    """The last PEER_RESULT line of a peer's output, parsed ({} when there is none)."""
     found: dict = {}
-    for line in data.splitlines():
+    for line in output.splitlines():
         if line.startswith(RESULT_PREFIX):
             try:
                 found = json.loads(line[len(RESULT_PREFIX) :])

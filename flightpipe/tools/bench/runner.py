@@ -48,6 +48,15 @@ class Step:
     error: str = ""
 
 
+def event_log_conf(events: str) -> dict[str, str]:
+    """Spark's event log on, uncompressed, into ``events``: what the profile reads."""
+    return {
+        "spark.eventLog.enabled": "true",
+        "spark.eventLog.dir": events,
+        "spark.eventLog.compress": "false",
+    }
+
+
 def case_config(base_file: str | os.PathLike[str], root: str | os.PathLike[str], ingest: dict) -> str:
     """The project's config rooted at ``root`` with the case's inputs, and Spark event logs on."""
     base = load_config(base_file)
@@ -60,12 +69,7 @@ def case_config(base_file: str | os.PathLike[str], root: str | os.PathLike[str],
     spark["jars"] = list(base.spark.jars)
     events = storage.join(root, "var", "eventlog")
     storage.makedirs(events)
-    spark["extra_conf"] = {
-        **dict(base.spark.extra_conf),
-        "spark.eventLog.enabled": "true",
-        "spark.eventLog.dir": events,
-        "spark.eventLog.compress": "false",
-    }
+    spark["extra_conf"] = {**dict(base.spark.extra_conf), **event_log_conf(events)}
     raw["ingest"].update(ingest)
     raw["ingest"]["openmeteo_api"]["enabled"] = False
     # A server of its own on a free port, so a running demo server is never touched.

@@ -77,7 +77,7 @@ def peer_checks(case: dict) -> list[dict]:
     if "peers" not in case:
         return []
     out = peers.agreement(case)
-    ratios = case.get("ratios") or peers.ratios(case)
+    ratios = peers.ratios(case)
     for peer, targets in PEER_TARGETS.items():
         for stage, target in targets.items():
             value = (ratios.get(peer) or {}).get(stage)
