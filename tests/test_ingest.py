@@ -12,9 +12,11 @@ from typing import ClassVar
 
 import pytest
 from pyspark.sql import functions as F
+from pyspark.sql.types import IntegerType, StructField, StructType
 
 from flightpipe.bronze.ingest import run_ingest
-from flightpipe.bronze.sources import expand
+from flightpipe.bronze.sources import SourceFile, expand, path_lookup, read_csv
+from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
 from tests.support.bts import BTS_BAD, BTS_GOOD, write_bts
 from tests.support.project import PYTHON, REPO
@@ -287,3 +289,22 @@ def test_expand_globs_and_named_files(tmp_path):
     ]
     with pytest.raises(PipelineError, match=r"BTS flights file .*/a/\*\.txt does not exist"):
         expand([f"{root}/a/*.txt"], "BTS flights")
+
+
+def test_source_files_are_named_by_exact_uri_and_by_decoding(spark, tmp_path):
+    # Spark hands back percent-encoded URIs: a space and an accent in the names must still map
+    # each row to the path the user gave, by the exact-URI lookup and by its decoding fallback.
+    folder = tmp_path / "in put"
+    folder.mkdir()
+    names = {"a b.csv": 2, "é.csv": 1}
+    for name, rows in names.items():
+        (folder / name).write_text("x\n" + "".join(f"{i}\n" for i in range(rows)), encoding="utf-8")
+    sources = [SourceFile(f"user/{n}", str(folder / n), "test", "c") for n in names]
+    df = read_csv(spark, [s.readable for s in sources], StructType([StructField("x", IntegerType())]), "")
+    # The exact lookup is keyed by every spelling of the listed files: each row's URI is among them.
+    spellings = {u for f in df.inputFiles() for u in storage.uri_spellings(f)}
+    assert {r["_read_path"] for r in df.select("_read_path").distinct().collect()} <= spellings
+    for uris in (df.inputFiles(), None):
+        named = df.select(path_lookup("_read_path", sources, uris=uris).alias("path"))
+        counts = {r["path"]: r["count"] for r in named.groupBy("path").count().collect()}
+        assert counts == {"user/a b.csv": 2, "user/é.csv": 1}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flightpipe.bronze import slots as bronze
 from flightpipe.bronze.feed import StreamPaths, feed_format, processed_files
-from flightpipe.bronze.ingest import is_unchanged, plan
+from flightpipe.bronze.ingest import plan
+from flightpipe.bronze.landing import is_unchanged
 from flightpipe.bronze.sources import SourceFile, check_header
 from flightpipe.bronze.streaming import check_state
 from flightpipe.contracts.layouts import FILE_LAYOUTS

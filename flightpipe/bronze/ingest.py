@@ -9,25 +9,25 @@ last run is left as it is, so a second run adds nothing.
 from __future__ import annotations
 
 import logging
+import os
 import re
-import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame, Observation, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from flightpipe.bronze import openmeteo
 from flightpipe.bronze import slots as bronze
 from flightpipe.bronze.drift import check_drift, drift_note, unknown_columns, with_rescued
+from flightpipe.bronze.landing import SlotResult, land_slots, log_summary
 from flightpipe.bronze.sources import (
     SourceFile,
     check_header,
     check_openmeteo_json,
     expand,
     local_input,
-    path_lookup,
     read_csv,
     read_openmeteo,
     readable_copy,
@@ -79,26 +79,19 @@ class Slot:
         return files + ([["schema_drift", self.drift_policy]] if self.drift_policy else [])
 
 
-@dataclass
-class SlotResult:
-    """What one slot got: rows landed, lines rejected, seconds, skipped or not."""
-
-    table: str
-    fmt: str
-    files: int
-    rows: int
-    rejected: int
-    seconds: float
-    skipped: bool = False
-    batch_id: str = ""
-    reasons: dict[str, int] = field(default_factory=dict)
-
-
 def _source(path: str, fmt: str, cache: str, airport: str = "", extract: bool = True) -> SourceFile:
     local = local_input(path, cache)
     checksum = sha256(local)
     readable = readable_copy(local, checksum, cache) if extract else local
     return SourceFile(path, readable, fmt, checksum, airport)
+
+
+def _sources(paths: Sequence[str], fmt: str, cache: str, extract: bool = True) -> list[SourceFile]:
+    """The files of one slot, checksummed side by side (hashlib lets go of the GIL on large reads)."""
+    if len(paths) < 2:
+        return [_source(p, fmt, cache, extract=extract) for p in paths]
+    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 2)) as pool:
+        return list(pool.map(lambda p: _source(p, fmt, cache, extract=extract), paths))
 
 
 def csv_reader(schema: StructType, null_value: str) -> Callable[[SparkSession, list[SourceFile]], DataFrame]:
@@ -196,7 +189,7 @@ def flight_slot(
     extract: bool = True,
 ) -> Slot:
     """Flight files of one layout as one slot, their headers checked (and their drift, for user files)."""
-    sources = [_source(p, layout.name, cache, extract=extract) for p in paths]
+    sources = _sources(paths, layout.name, cache, extract=extract)
     headers = [check_header(s, list(layout.required)) for s in sources]
     drifted = layout_drift(layout, sources, headers, drift) if drift else {}
     return Slot(
@@ -229,7 +222,8 @@ def weather_slot(entries: Sequence[WeatherFile], cache: str) -> Slot | None:
             source = _source(p, OPENMETEO, cache, _airport_of(WeatherFile(path=p, airport=entry.airport)))
             check_openmeteo_json(source.readable)
             sources.append(source)
-    return Slot("weather", OPENMETEO, sources, openmeteo_reader) if sources else None
+    # Not one task: each file's JSON is parsed by the task that reads it, in parallel.
+    return Slot("weather", OPENMETEO, sources, openmeteo_reader, small=False) if sources else None
 
 
 def plan(ingest: Ingest, cache: str, flights: bool, config_file: str, dry_run: bool = False) -> list[Slot]:
@@ -255,62 +249,6 @@ def plan(ingest: Ingest, cache: str, flights: bool, config_file: str, dry_run: b
     return slots
 
 
-def is_unchanged(slot: Slot, manifest: dict, bronze_path: str) -> bool:
-    """True when the slot's files (by checksum) are those of the last run and its folder is there."""
-    known = manifest.get(slot.key)
-    target = bronze.slot_path(bronze_path, slot.table, slot.fmt)
-    return bool(known) and known["files"] == slot.fingerprint() and storage.is_dir(target)
-
-
-def split_parsed(df: DataFrame, slot: Slot, ingested_at, batch_id: str) -> tuple[DataFrame, DataFrame]:
-    """Good rows (with lineage) and rejected lines (with reasons) of one parsed slot."""
-    source_file = path_lookup("_read_path", slot.sources)
-    if S.CORRUPT_COLUMN in df.columns:
-        good = df.filter(F.col(S.CORRUPT_COLUMN).isNull()).drop(S.CORRUPT_COLUMN)
-        bad = (
-            df.filter(F.col(S.CORRUPT_COLUMN).isNotNull())
-            .transform(lambda d: bronze.with_reject_reason(d, slot.expected_fields))
-            .select(source_file.alias("source_file"), "line", "reason")
-            .transform(lambda d: bronze.with_lineage(d, "", ingested_at, batch_id))
-            .drop("_source_file")
-        )
-    else:
-        good, bad = df, None
-    good = good.transform(lambda d: bronze.with_lineage(d, source_file, ingested_at, batch_id)).drop(
-        "_read_path"
-    )
-    return good, bad
-
-
-def land_slot(
-    spark: SparkSession, writer: bronze.SlotWriter, slot: Slot, bronze_path: str, ingested_at
-) -> tuple[int, int, dict[str, int]]:
-    """Stage one slot's good rows and rejected lines; return rows, rejected and reasons."""
-    target = bronze.slot_path(bronze_path, slot.table, slot.fmt)
-    reject_target = bronze.rejected_path(bronze_path, slot.table, slot.fmt)
-    parsed = slot.reader(spark, slot.sources)
-    # Rejected lines are counted while the good rows are written, so clean input is parsed
-    # once; only input with bad lines is parsed a second time, to pick those lines out.
-    is_bad = F.col(S.CORRUPT_COLUMN).isNotNull() if S.CORRUPT_COLUMN in parsed.columns else F.lit(False)
-    seen = Observation(f"parsed {slot.key}")
-    observed = parsed.observe(seen, F.sum(is_bad.cast("long")).alias("bad"))
-    good, _ = split_parsed(observed, slot, ingested_at, writer.batch_id)
-    rows, _ = writer.stage(good, target, 1 if slot.small else 0)
-    if not seen.get["bad"]:
-        writer.stage_removal(reject_target)
-        return rows, 0, {}
-    # Caching the filtered parse keeps every column in the scan: Spark refuses a raw CSV
-    # query that reads the corrupt-record column alone.
-    bad_lines = slot.reader(spark, slot.sources).filter(is_bad).persist()
-    try:
-        _, bad = split_parsed(bad_lines, slot, ingested_at, writer.batch_id)
-        rejected, staged = writer.stage(bad, reject_target, 1)
-    finally:
-        bad_lines.unpersist()
-    counts = spark.read.parquet(staged).groupBy("reason").count().collect()
-    return rows, rejected, {r["reason"]: r["count"] for r in counts}
-
-
 def run_ingest(
     spark: SparkSession, cfg: Settings, run: StageRun, flights: bool = False, force: bool = False
 ) -> list[SlotResult]:
@@ -320,38 +258,8 @@ def run_ingest(
     batch_id = bronze.new_batch_id("ingest")
     ingested_at = utcnow()
     writer = bronze.SlotWriter(spark, cfg.paths.bronze, batch_id)
-    results: list[SlotResult] = []
     try:
-        for slot in slots:
-            started = time.monotonic()
-            known = manifest.get(slot.key)
-            if not force and is_unchanged(slot, manifest, cfg.paths.bronze):
-                results.append(
-                    SlotResult(
-                        slot.table,
-                        slot.fmt,
-                        len(slot.sources),
-                        known["rows"],
-                        known["rejected"],
-                        time.monotonic() - started,
-                        skipped=True,
-                        batch_id=known["batch_id"],
-                    )
-                )
-                continue
-            rows, rejected, reasons = land_slot(spark, writer, slot, cfg.paths.bronze, ingested_at)
-            results.append(
-                SlotResult(
-                    slot.table,
-                    slot.fmt,
-                    len(slot.sources),
-                    rows,
-                    rejected,
-                    time.monotonic() - started,
-                    batch_id=batch_id,
-                    reasons=reasons,
-                )
-            )
+        results = land_slots(spark, writer, slots, manifest, cfg.paths.bronze, ingested_at, force)
         writer.commit()
     except BaseException:
         writer.discard()
@@ -383,20 +291,3 @@ def run_ingest(
             run.details[slot.key]["drift"] = {"policy": slot.drift_policy, "files": slot.drift}
     log_summary(results, cfg.paths.bronze)
     return results
-
-
-def log_summary(results: list[SlotResult], bronze_path: str) -> None:
-    """One line per slot, then the totals."""
-    log.info(
-        "%-14s %-13s %5s %10s %9s %8s  %s", "table", "format", "files", "rows", "rejected", "seconds", ""
-    )
-    for r in results:
-        note = "unchanged, kept" if r.skipped else ""
-        if r.reasons:
-            note = "; ".join(f"{n} {reason}" for reason, n in sorted(r.reasons.items()))
-        log.info(
-            "%-14s %-13s %5d %10d %9d %8.1f  %s", r.table, r.fmt, r.files, r.rows, r.rejected, r.seconds, note
-        )
-    landed = sum(r.rows for r in results if not r.skipped)
-    rejected = sum(r.rejected for r in results if not r.skipped)
-    log.info("landed %d rows (%d rejected) in %s", landed, rejected, bronze_path)

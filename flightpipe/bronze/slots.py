@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from flightpipe.bronze.rejects import csv_reject_reason
@@ -63,8 +63,11 @@ class SlotWriter:
     def stage(self, df: DataFrame, target: str, files: int = 0) -> tuple[int, str]:
         """Write ``df`` under staging for ``target`` (in ``files`` files, 0 = one per input split)."""
         staged = storage.join(self.staging, self._relative(target))
+        # Counted while written: no second job over the staged files.
+        written = Observation(f"staged {self._relative(target)}")
+        df = df.observe(written, F.count(F.lit(1)).alias("rows"))
         (df.coalesce(files) if files else df).write.mode("overwrite").parquet(staged)
-        rows = self.spark.read.parquet(staged).count()
+        rows = int(written.get["rows"])
         self._staged.append((target, staged))
         return rows, staged
 

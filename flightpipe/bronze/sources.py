@@ -8,9 +8,11 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -178,13 +180,32 @@ def local_path(uri_column: str) -> Column:
     return F.url_decode(F.regexp_replace(F.col(uri_column), r"^file:(//)?", ""))
 
 
-def path_lookup(column: str, sources: list[SourceFile], attribute: str = "path") -> Column:
+def _uri_path(uri: str) -> str:
+    """The plain local path of a ``file:`` URI as Spark lists it."""
+    return unquote(re.sub(r"^file:(//)?", "", uri))
+
+
+def path_lookup(
+    column: str, sources: list[SourceFile], attribute: str = "path", uris: list[str] | None = None
+) -> Column:
     """Map Spark's file URI back to an attribute of its source (by default the path the
-    user gave: the zip, not its extract)."""
+    user gave: the zip, not its extract).
+
+    ``uris`` are the file URIs the reader lists (``DataFrame.inputFiles()``): each row is then
+    matched on the URI exactly as Spark spells it, one map lookup; a row whose URI is not among
+    them falls back to decoding its URI (a regex and a percent-decode per row).
+    """
+    by_path = {str(Path(s.readable).resolve()): getattr(s, attribute) for s in sources}
     pairs = []
-    for s in sources:
-        pairs += [F.lit(str(Path(s.readable).resolve())), F.lit(getattr(s, attribute))]
-    return F.create_map(*pairs)[local_path(column)]
+    for path, value in by_path.items():
+        pairs += [F.lit(path), F.lit(value)]
+    decoded = F.create_map(*pairs)[local_path(column)]
+    exact = []
+    for uri in uris or ():
+        value = by_path.get(str(Path(_uri_path(uri)).resolve()))
+        if value is not None:
+            exact += [x for spelling in storage.uri_spellings(uri) for x in (F.lit(spelling), F.lit(value))]
+    return F.coalesce(F.create_map(*exact)[F.col(column)], decoded) if exact else decoded
 
 
 OPENMETEO_VARIABLES = (
@@ -228,9 +249,11 @@ def read_openmeteo(spark: SparkSession, sources: list[SourceFile]) -> DataFrame:
         .json([s.readable for s in sources])
         .withColumn("_read_path", F.col("_metadata.file_path"))
     )
-    hours = raw.select("*", F.posexplode(F.col("hourly.time")).alias("_pos", "time"))
+    # The airport is looked up once per file, before the hours are exploded.
+    files = raw.withColumn("airport", path_lookup("_read_path", sources, "airport", raw.inputFiles()))
+    hours = files.select("*", F.posexplode(F.col("hourly.time")).alias("_pos", "time"))
     return hours.select(
-        path_lookup("_read_path", sources, "airport").alias("airport"),
+        "airport",
         "latitude",
         "longitude",
         "elevation",

@@ -213,3 +213,12 @@ def temporary_conf(spark: SparkSession, key: str, value: str) -> Iterator[None]:
         yield
     finally:
         spark.conf.set(key, before)
+
+
+@contextlib.contextmanager
+def temporary_confs(spark: SparkSession, settings: Mapping[str, str]) -> Iterator[None]:
+    """Each runtime setting of ``settings`` set inside the block, all restored after it."""
+    with contextlib.ExitStack() as stack:
+        for key, value in settings.items():
+            stack.enter_context(temporary_conf(spark, key, value))
+        yield

@@ -154,6 +154,16 @@ def plain_path(path: str) -> str:
     return path
 
 
+def uri_spellings(uri: str) -> list[str]:
+    """The spellings Spark gives one local file's URI: ``inputFiles()`` lists ``file:///p``,
+    ``_metadata.file_path`` holds ``file:/p``."""
+    if uri.startswith("file:///"):
+        return [uri, "file:/" + uri[len("file:///") :]]
+    if uri.startswith("file:/") and not uri.startswith("file://"):
+        return [uri, "file:///" + uri[len("file:/") :]]
+    return [uri]
+
+
 def glob(pattern: str) -> list[str]:
     """Paths matching a shell pattern (``*``, ``?``, ``[..]``), sorted; [] when none match."""
     if is_uri(pattern):

@@ -16,14 +16,13 @@ from pyspark.sql import SparkSession
 from flightpipe.contracts.quality import CheckResult
 from flightpipe.core.dates import DateRange, month_label
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.session import temporary_conf
+from flightpipe.core.session import temporary_confs
 from flightpipe.silver import quality
 from flightpipe.silver.cleaning import (
     CleaningJob,
-    check_flights,
     expectations,
     scan_months,
-    write_flights,
+    write_confs,
 )
 from flightpipe.silver.conform import conform_source
 from flightpipe.silver.inputs import (
@@ -31,6 +30,7 @@ from flightpipe.silver.inputs import (
     cleaning_partitions,
     flight_folders,
     read_flight_sources,
+    scan_split_bytes,
     source_identities,
 )
 from flightpipe.silver.plan import (
@@ -44,6 +44,7 @@ from flightpipe.silver.plan import (
     save_state,
 )
 from flightpipe.silver.reference import reference_files
+from flightpipe.silver.staging import check_flights, staging_path, write_flights
 from flightpipe.silver.summary import CleaningResult
 from flightpipe.silver.tables import ensure_tables
 
@@ -116,11 +117,13 @@ def run_backfill(
         log.info("%s: the backfill applies them to its months, the next normal run to all of them", why)
 
     result = CleaningResult(mode="backfill", rule_actions=actions)
-    with temporary_conf(
-        spark, "spark.sql.shuffle.partitions", str(cleaning_partitions(sources, job.min_partitions))
-    ):
+    confs = write_confs(
+        cleaning_partitions(sources, job.min_partitions),
+        scan_split_bytes(sources, spark.sparkContext.defaultParallelism),
+    )
+    with temporary_confs(spark, confs):
         carriers = spark.table(f"{db}.airlines") if spark.catalog.tableExists(f"{db}.airlines") else None
-        checked, summary = check_flights(
+        staged, summary = check_flights(
             sources,
             months,
             spark.table(f"{db}.airports"),
@@ -128,16 +131,21 @@ def run_backfill(
             expectations(job, actions),
             {},
             [] if sink is None else sink,
+            staging_path(job.warehouse),
         )
         if not summary.per_month:
-            checked.unpersist()
+            staged.discard()
             raise PipelineError(
                 f"bronze holds no flight from {date_range.first_day} to {date_range.last_day}; "
                 "nothing was written (check --start/--end)."
             )
         result.add_summary(summary, months)
-        ensure_tables(spark, db)
-        write_flights(spark, db, checked, summary.per_month, months)
+        try:
+            ensure_tables(spark, db)
+        except BaseException:
+            staged.discard()
+            raise
+        write_flights(spark, db, staged, summary.per_month, months)
     files = backfill_file_state(state.get("files", {}), files_now, months, summary.file_months, new_months)
     save_state(job.state_file, {**state, "files": files})
     return result

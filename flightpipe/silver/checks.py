@@ -76,22 +76,39 @@ def with_known_carrier(checked: DataFrame, carriers: DataFrame | None) -> DataFr
     )
 
 
+def _airport_missing() -> Column:
+    # known_airports is broken exactly when a time zone is missing (kept when its action is warn).
+    return (F.col("outcome") == quality.SILVER) & F.array_contains(F.col("rules_broken"), "known_airports")
+
+
+def _carrier_missing() -> Column:
+    return (F.col("outcome") == quality.SILVER) & ~F.coalesce(F.col("_has_carrier"), F.lit(True))
+
+
 def check_columns() -> list[Column]:
-    """The aggregates behind the checks: failing samples per rule, referential counts."""
-    in_silver = F.col("outcome") == quality.SILVER
-    airport_missing = in_silver & (F.col("origin_tz").isNull() | F.col("dest_tz").isNull())
-    carrier_missing = in_silver & ~F.coalesce(F.col("_has_carrier"), F.lit(True))
+    """The aggregates behind the checks, per group: referential counts, the newest flight date."""
+    return [
+        F.sum(_airport_missing().cast("long")).alias(f"fail__{REFERENTIAL_AIRPORTS}"),
+        F.sum(_carrier_missing().cast("long")).alias(f"fail__{REFERENTIAL_CARRIERS}"),
+        F.max(F.col("_has_carrier").isNotNull().cast("int")).alias("has_carriers"),
+        F.max("flight_date").alias("newest_flight_date"),
+    ]
+
+
+def is_failing() -> Column:
+    """True for a row that broke a rule or a referential check: the rows samples come from."""
+    return (F.size("rules_broken") > 0) | _airport_missing() | _carrier_missing()
+
+
+def sample_columns() -> list[Column]:
+    """The aggregates of failing keys per rule and referential check (over failing rows only)."""
     return [
         *[
             _sample(F.array_contains(F.col("rules_broken"), r.name), f"sample__{r.name}")
             for r in quality.RULES
         ],
-        F.sum(airport_missing.cast("long")).alias(f"fail__{REFERENTIAL_AIRPORTS}"),
-        F.sum(carrier_missing.cast("long")).alias(f"fail__{REFERENTIAL_CARRIERS}"),
-        F.max(F.col("_has_carrier").isNotNull().cast("int")).alias("has_carriers"),
-        _sample(airport_missing, f"sample__{REFERENTIAL_AIRPORTS}"),
-        _sample(carrier_missing, f"sample__{REFERENTIAL_CARRIERS}"),
-        F.max("flight_date").alias("newest_flight_date"),
+        _sample(_airport_missing(), f"sample__{REFERENTIAL_AIRPORTS}"),
+        _sample(_carrier_missing(), f"sample__{REFERENTIAL_CARRIERS}"),
     ]
 
 

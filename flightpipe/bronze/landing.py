@@ -1,0 +1,164 @@
+"""Landing slots in bronze: parse, split good rows from rejected lines, stage, count.
+
+Clean input is parsed once: rejected lines are counted while the good rows are written, and
+parsed again only when there are some.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pyspark.sql import DataFrame, Observation, SparkSession
+from pyspark.sql import functions as F
+
+from flightpipe.bronze import slots as bronze
+from flightpipe.bronze.sources import path_lookup
+from flightpipe.contracts import sources as S
+from flightpipe.core import storage
+
+if TYPE_CHECKING:
+    from flightpipe.bronze.ingest import Slot
+
+log = logging.getLogger("flightpipe.ingest")
+
+
+@dataclass
+class SlotResult:
+    """What one slot got: rows landed, lines rejected, seconds, skipped or not."""
+
+    table: str
+    fmt: str
+    files: int
+    rows: int
+    rejected: int
+    seconds: float
+    skipped: bool = False
+    batch_id: str = ""
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+def is_unchanged(slot: Slot, manifest: dict, bronze_path: str) -> bool:
+    """True when the slot's files (by checksum) are those of the last run and its folder is there."""
+    known = manifest.get(slot.key)
+    target = bronze.slot_path(bronze_path, slot.table, slot.fmt)
+    return bool(known) and known["files"] == slot.fingerprint() and storage.is_dir(target)
+
+
+def split_parsed(df: DataFrame, slot: Slot, ingested_at, batch_id: str) -> tuple[DataFrame, DataFrame]:
+    """Good rows (with lineage) and rejected lines (with reasons) of one parsed slot."""
+    source_file = path_lookup("_read_path", slot.sources, uris=df.inputFiles())
+    if S.CORRUPT_COLUMN in df.columns:
+        good = df.filter(F.col(S.CORRUPT_COLUMN).isNull()).drop(S.CORRUPT_COLUMN)
+        bad = (
+            df.filter(F.col(S.CORRUPT_COLUMN).isNotNull())
+            .transform(lambda d: bronze.with_reject_reason(d, slot.expected_fields))
+            .select(source_file.alias("source_file"), "line", "reason")
+            .transform(lambda d: bronze.with_lineage(d, "", ingested_at, batch_id))
+            .drop("_source_file")
+        )
+    else:
+        good, bad = df, None
+    good = good.transform(lambda d: bronze.with_lineage(d, source_file, ingested_at, batch_id)).drop(
+        "_read_path"
+    )
+    return good, bad
+
+
+def land_slot(
+    spark: SparkSession, writer: bronze.SlotWriter, slot: Slot, bronze_path: str, ingested_at
+) -> tuple[int, int, dict[str, int]]:
+    """Stage one slot's good rows and rejected lines; return rows, rejected and reasons."""
+    target = bronze.slot_path(bronze_path, slot.table, slot.fmt)
+    reject_target = bronze.rejected_path(bronze_path, slot.table, slot.fmt)
+    parsed = slot.reader(spark, slot.sources)
+    # Rejected lines are counted while the good rows are written, so clean input is parsed
+    # once; only input with bad lines is parsed a second time, to pick those lines out.
+    is_bad = F.col(S.CORRUPT_COLUMN).isNotNull() if S.CORRUPT_COLUMN in parsed.columns else F.lit(False)
+    seen = Observation(f"parsed {slot.key}")
+    observed = parsed.observe(seen, F.sum(is_bad.cast("long")).alias("bad"))
+    good, _ = split_parsed(observed, slot, ingested_at, writer.batch_id)
+    rows, _ = writer.stage(good, target, 1 if slot.small else 0)
+    if not seen.get["bad"]:
+        writer.stage_removal(reject_target)
+        return rows, 0, {}
+    # Caching the filtered parse keeps every column in the scan: Spark refuses a raw CSV
+    # query that reads the corrupt-record column alone.
+    bad_lines = slot.reader(spark, slot.sources).filter(is_bad).persist()
+    try:
+        _, bad = split_parsed(bad_lines, slot, ingested_at, writer.batch_id)
+        rejected, staged = writer.stage(bad, reject_target, 1)
+    finally:
+        bad_lines.unpersist()
+    counts = spark.read.parquet(staged).groupBy("reason").count().collect()
+    return rows, rejected, {r["reason"]: r["count"] for r in counts}
+
+
+def land_slots(
+    spark: SparkSession,
+    writer: bronze.SlotWriter,
+    slots: list[Slot],
+    manifest: dict,
+    bronze_path: str,
+    ingested_at,
+    force: bool,
+) -> list[SlotResult]:
+    """Stage every slot that changed (all with ``force``); one result per slot, in order.
+
+    The small slots (reference tables, weather) are staged side by side in threads before the
+    flight files: each is a few short jobs whose planning and commits would otherwise wait one
+    after the other.
+    """
+
+    def land(slot: Slot) -> SlotResult:
+        started = time.monotonic()
+        known = manifest.get(slot.key)
+        if not force and is_unchanged(slot, manifest, bronze_path):
+            return SlotResult(
+                slot.table,
+                slot.fmt,
+                len(slot.sources),
+                known["rows"],
+                known["rejected"],
+                time.monotonic() - started,
+                skipped=True,
+                batch_id=known["batch_id"],
+            )
+        rows, rejected, reasons = land_slot(spark, writer, slot, bronze_path, ingested_at)
+        return SlotResult(
+            slot.table,
+            slot.fmt,
+            len(slot.sources),
+            rows,
+            rejected,
+            time.monotonic() - started,
+            batch_id=writer.batch_id,
+            reasons=reasons,
+        )
+
+    small = [s for s in slots if s.small or s.table == "weather"]
+    # First, side by side: behind the flight files' tasks they would wait for the whole scan.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        done = dict(zip(map(id, small), pool.map(land, small), strict=True))
+    done.update({id(s): land(s) for s in slots if id(s) not in done})
+    return [done[id(s)] for s in slots]
+
+
+def log_summary(results: list[SlotResult], bronze_path: str) -> None:
+    """One line per slot, then the totals."""
+    log.info(
+        "%-14s %-13s %5s %10s %9s %8s  %s", "table", "format", "files", "rows", "rejected", "seconds", ""
+    )
+    for r in results:
+        note = "unchanged, kept" if r.skipped else ""
+        if r.reasons:
+            note = "; ".join(f"{n} {reason}" for reason, n in sorted(r.reasons.items()))
+        log.info(
+            "%-14s %-13s %5d %10d %9d %8.1f  %s", r.table, r.fmt, r.files, r.rows, r.rejected, r.seconds, note
+        )
+    landed = sum(r.rows for r in results if not r.skipped)
+    rejected = sum(r.rejected for r in results if not r.skipped)
+    log.info("landed %d rows (%d rejected) in %s", landed, rejected, bronze_path)
