@@ -126,9 +126,15 @@ def run_gold(
         loads.append((DATA_QUALITY, quality))
         expected.append(quality.count())
         marts["data_quality"] = quality
-        counts = jdbc.load_tables(gold, loads, expected, keep_outside=keep)
+        loaded = jdbc.load_tables(gold, loads, expected, keep_outside=keep)
+        counts = loaded.counts
         stage.rows_out = sum(counts.values())
-        stage.details = {"tables": counts, "model_metrics_found": silver.has_model_metrics}
+        stage.details = {
+            "tables": counts,
+            # Rows sent, seconds and rows/s of each mart's JDBC write, and in total.
+            "jdbc": loaded.details(),
+            "model_metrics_found": silver.has_model_metrics,
+        }
         if date_range is not None:
             stage.details["range"] = {**date_range.details(), "replaced_rows_of": sorted(keep)}
         log.info(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flightpipe.core.settings import load_config
 from flightpipe.tools.bench import peers
-from flightpipe.tools.bench.main import parse_sizes
+from flightpipe.tools.bench.main import parse_sizes, parser
 from flightpipe.tools.bench.profile import profile_event_logs
 from flightpipe.tools.bench.runner import case_config
 from flightpipe.tools.bench.sampler import MemorySampler
@@ -214,10 +214,35 @@ def test_peer_ratios_and_same_work(tmp_path):
     assert peers.peer_result(str(log)) == {"stage": "gold", "flights": 5}
 
 
+def test_check_of_the_jdbc_load_rate():
+    def case(rate, exit_code: int = 0) -> dict:
+        details = {"jdbc": {"rows": 1_000_000, "seconds": 8.0, "rows_per_s": rate}} if rate else {}
+        step = {
+            "name": "jdbc-load",
+            "exit_code": exit_code,
+            "is_stage": False,
+            "record": {"details": details},
+        }
+        return {"case": "jdbc-1000000", "rows": 1_000_000, "steps": [step]}
+
+    name = "JDBC load of 1M mart rows >= 100000 rows/s"
+    assert {c["check"]: (c["value"], c["ok"]) for c in verdicts([case(125_000)])} == {name: (125_000, True)}
+    assert {c["check"]: (c["value"], c["ok"]) for c in verdicts([case(99_999)])} == {name: (99_999, False)}
+    # A failed step or a missing record fails the check, whatever the number says.
+    assert verdicts([case(125_000, exit_code=1)])[0]["ok"] is False
+    assert verdicts([case(None)]) == [{"check": name, "value": None, "ok": False}]
+    assert verdicts([{**case(150_000), "case": "jdbc-250000", "rows": 250_000}])[0]["check"] == (
+        "JDBC load of 250k mart rows >= 100000 rows/s"
+    )
+
+
 def test_sizes_flag():
     assert parse_sizes("1000000,10000000") == [1_000_000, 10_000_000]
     assert parse_sizes("1M, 10M,500k") == [1_000_000, 10_000_000, 500_000]
     assert parse_sizes("") == []
+    args = parser().parse_args(["--no-jdbc", "--jdbc-rows", "250k"])
+    assert args.no_jdbc and parse_sizes(args.jdbc_rows) == [250_000]
+    assert not parser().parse_args([]).no_jdbc
 
 
 def test_case_config_is_rooted_in_the_bench_folder(tmp_path):

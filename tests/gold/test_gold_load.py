@@ -3,6 +3,7 @@ and a second run."""
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from flightpipe.contracts.gold import ALL_TABLES
+from flightpipe.core import runlog
 from flightpipe.core.catalog import ensure_database
 from flightpipe.core.cli import recorded
 from flightpipe.core.errors import PipelineError
@@ -72,6 +74,20 @@ def test_flights_count_every_scheduled_flight_and_factors_add_up(first_run):
     assert sum(r[2] for r in rows["delay_by_carrier"]) == len(gold_data.FLIGHT_ROWS)
     for factor in ("precipitation", "visibility", "wind"):
         assert sum(r[3] for r in rows["weather_impact"] if r[0] == factor) == len(gold_data.FLIGHT_ROWS)
+
+
+def test_run_record_keeps_rows_seconds_and_rate_of_each_jdbc_write(first_run):
+    cfg, rows, _ = first_run
+    record = runlog.find_record(cfg.paths.var, "gold", runlog.current_run_id(), since=0)
+    details = json.loads(record["details"])
+    writes = details["jdbc"]
+    assert set(writes["tables"]) == set(details["tables"]) == set(rows)
+    for name, write in writes["tables"].items():
+        assert write["rows"] == details["tables"][name] and write["seconds"] > 0
+        # seconds are rounded to the millisecond in the record, the rate is not.
+        assert write["rows_per_s"] == pytest.approx(write["rows"] / write["seconds"], rel=0.1, abs=1)
+    assert writes["rows"] == sum(details["tables"].values())
+    assert writes["seconds"] == pytest.approx(sum(w["seconds"] for w in writes["tables"].values()), abs=0.01)
 
 
 def test_tables_are_typed_keyed_indexed_and_commented(first_run):

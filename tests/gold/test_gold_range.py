@@ -97,6 +97,9 @@ def test_marts_by_date_replace_the_rows_of_the_range_months_only(spark, gold_cfg
         "replaced_rows_of": ["daily_kpis", "delay_by_airport_month"],
     }
     assert details["tables"]["daily_kpis"] == 4 and details["tables"]["delay_by_airport_month"] == 4
+    # Only the range's rows travel over JDBC; the rest were copied from the live table.
+    assert details["jdbc"]["tables"]["daily_kpis"]["rows"] == 2
+    assert details["jdbc"]["tables"]["delay_by_airport_month"]["rows"] == 2
 
     # Every other mart reloaded whole: both new flights count (carriers AA, B6, ZZ + DL;
     # routes + LGA-ATL; 12 flights).

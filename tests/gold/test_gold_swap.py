@@ -83,7 +83,7 @@ def test_concurrent_reader_never_sees_a_missing_or_partial_table(loads, gold_cfg
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
     time.sleep(0.3)
-    counts = jdbc.load_tables(cfg.gold, second)
+    counts = jdbc.load_tables(cfg.gold, second).counts
     time.sleep(0.3)
     stop.set()
     thread.join(timeout=30)
@@ -102,7 +102,7 @@ def test_failed_load_keeps_the_old_tables_and_drops_staging(loads, gold_cfg):
     cfg, _ = gold_cfg
     first, second = loads
     assert tables(cfg) == set()
-    counts = jdbc.load_tables(cfg.gold, first)
+    counts = jdbc.load_tables(cfg.gold, first).counts
     assert counts == {name: load_a[0] for name, (_, load_a, _) in WATCHED.items()}
     assert tables(cfg) == set(WATCHED)  # created the first time, no __stage left
     before = {name: query(cfg, f"SELECT * FROM `{name}`") for name in WATCHED}

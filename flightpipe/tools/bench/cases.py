@@ -1,4 +1,4 @@
-"""The bench cases: the embedded year, and synthetic BTS data of a given size.
+"""The bench cases: the embedded year, synthetic BTS data of a given size, and the JDBC load.
 
 Each case runs its stages in the order of the stage graph; a service a stage needs (the
 case's own MariaDB) is started right before that stage and stopped at the end of the case.
@@ -15,7 +15,7 @@ from flightpipe.core.stages import Stage
 from flightpipe.tools.bench import peers
 from flightpipe.tools.bench.runner import Runner, Step, case_config
 from flightpipe.tools.bench.tables import table_files
-from flightpipe.tools.bench.verdicts import EMBEDDED_TARGETS
+from flightpipe.tools.bench.verdicts import EMBEDDED_TARGETS, JDBC_STEP
 
 EMBEDDED_FLIGHTS = 336_776
 EMBEDDED_STAGES = ("ingest", "replay", "streaming", "cleaning", "ml", "gold")
@@ -155,4 +155,26 @@ def run_synthetic(base: str, bench_root: str, run_id: str, rows: int, opts: Case
         print(f"  peers on the same files: {', '.join(peers.PEERS)}")
         result["peers"] = peers.run_peers(r, data, rows, opts.no_weather)
         result["ratios"] = peers.ratios(result)
+    return result
+
+
+def run_jdbc(base: str, bench_root: str, run_id: str, rows: int, opts: CaseOptions) -> dict:
+    """A mart of ``rows`` rows loaded by gold's loader (scripts/jdbc_load.py) into the case's MariaDB."""
+    root = storage.join(bench_root, f"jdbc-{rows}")
+    fresh_root(root)
+    config = case_config(base, root, {"embedded": False, "bts_files": [], "openmeteo_files": []})
+    r = Runner(config, root, run_id, opts.driver_memory)
+    print(f"\n== JDBC load of a {rows}-row mart (route_delays' shape) in {root}")
+    result: dict = {"case": f"jdbc-{rows}", "rows": rows, "root": root}
+    # The server the gold stage needs, started by the same script as for gold.
+    service = next(s for s in stages.upstream("gold") if s.kind == "service")
+    if r.service(service, "start") != 0:
+        r.steps.append(Step(JDBC_STEP, exit_code=1, error=f"{service.script} start failed"))
+    else:
+        try:
+            cmd = r.spark_script("scripts/jdbc_load.py", "--rows", str(rows))
+            r.run(JDBC_STEP, cmd, rows, "jdbc_load.py", None, False, record_stage="jdbc_load")
+        finally:
+            r.service(service, "stop")
+    result["steps"] = [asdict(s) for s in r.steps]
     return result

@@ -11,7 +11,7 @@ from pathlib import Path
 from flightpipe.core import storage
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.settings import PACKAGE_ROOT, default_config_path, load_config
-from flightpipe.tools.bench.cases import CaseOptions, run_embedded, run_synthetic
+from flightpipe.tools.bench.cases import CaseOptions, run_embedded, run_jdbc, run_synthetic
 from flightpipe.tools.bench.results import git_commit, machine, print_report, save
 from flightpipe.tools.bench.verdicts import quarantine, verdicts
 
@@ -55,6 +55,12 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="synthetic cases skip the peers (the plain PySpark and the DuckDB scripts on the same files)",
     )
+    p.add_argument(
+        "--no-jdbc",
+        action="store_true",
+        help="skip the jdbc case (a mart of --jdbc-rows rows loaded by gold's JDBC loader)",
+    )
+    p.add_argument("--jdbc-rows", default="1M", help="rows of the jdbc case's mart (default 1M)")
     p.add_argument("--replay-start", default="2013-01-01")
     p.add_argument("--replay-end", default="2013-12-31")
     p.add_argument(
@@ -77,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 1
     sizes = parse_sizes(args.sizes)
+    jdbc_rows = parse_sizes(args.jdbc_rows)
+    if len(jdbc_rows) != 1 or jdbc_rows[0] <= 0:
+        print(
+            f"bench: error: --jdbc-rows takes one row count like 1M, not {args.jdbc_rows!r}.", file=sys.stderr
+        )
+        return 1
     if args.driver_memory == "config":
         args.driver_memory = cfg.spark.driver_memory
     elif args.driver_memory == "none":
@@ -110,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         run["cases"].append(run_embedded(base, bench_root, run_id, opts))
     for rows in sizes:
         run["cases"].append(run_synthetic(base, bench_root, run_id, rows, opts))
+    if not args.no_jdbc:
+        run["cases"].append(run_jdbc(base, bench_root, run_id, jdbc_rows[0], opts))
     for case in run["cases"]:
         case["quarantine"] = quarantine(case)
     run["checks"] = verdicts(run["cases"])

@@ -8,7 +8,7 @@ import subprocess
 
 from flightpipe.core import storage
 from flightpipe.core.settings import PACKAGE_ROOT
-from flightpipe.tools.bench.verdicts import quarantine
+from flightpipe.tools.bench.verdicts import jdbc_write, quarantine
 
 
 def machine() -> dict:
@@ -66,6 +66,13 @@ def print_report(cases: list[dict], checks: list[dict]) -> None:
         for peer, per in (c.get("ratios") or {}).items():
             text = ", ".join(f"{k} {v:g}x" for k, v in per.items())
             print(f"{c['case']:<18} ours / {peer}: {text}")
+        write = jdbc_write(c)
+        if write:
+            print(
+                f"{c['case']:<18} JDBC write {write['rows']} rows in {write['seconds']} s: "
+                f"{write['rows_per_s']} rows/s; indexes after it {write['index_seconds']} s, "
+                f"whole load {write['load_seconds']} s"
+            )
         q = quarantine(c)
         if q:
             print(

@@ -13,6 +13,8 @@ SCALING_DRIVER_RSS_MAX = 1.5  # and the driver's peak memory at most 1.5x
 # Ours over the peers of the same run (flightpipe.tools.bench.peers): at most these ratios.
 PEER_TARGETS = {"spark": {"ingest": 1.0, "cleaning": 1.0, "gold": 1.0}, "duckdb": {"total": 3.0}}
 PEER_NAMES = {"spark": "the plain PySpark script", "duckdb": "DuckDB"}
+JDBC_TARGET_ROWS_PER_S = 100_000  # gold's JDBC write of a mart, rows per second
+JDBC_STEP = "jdbc-load"  # the step of the jdbc-<rows> case (flightpipe.tools.bench.cases.run_jdbc)
 
 
 def verdicts(cases: list[dict]) -> list[dict]:
@@ -38,6 +40,7 @@ def verdicts(cases: list[dict]) -> list[dict]:
         )
     for c in cases:
         out += peer_checks(c)
+        out += jdbc_checks(c)
     sizes = sorted(int(c["case"].split("-")[1]) for c in cases if c["case"].startswith("synthetic-"))
     if len(sizes) >= 2:
         small, large = by_case[f"synthetic-{sizes[0]}"], by_case[f"synthetic-{sizes[-1]}"]
@@ -90,6 +93,38 @@ def peer_checks(case: dict) -> list[dict]:
                 }
             )
     return out
+
+
+def rows_label(rows: int) -> str:
+    """1000000 -> 1M, 250000 -> 250k, 3000 -> 3k, 999 -> 999."""
+    for size, unit in ((1_000_000, "M"), (1_000, "k")):
+        if rows >= size and rows % (size // 10) == 0:
+            return f"{rows / size:g}{unit}"
+    return str(rows)
+
+
+def jdbc_write(case: dict) -> dict:
+    """The loader's report from the jdbc-load step's run record ({} when it did not run)."""
+    step = next((s for s in case.get("steps", []) if s["name"] == JDBC_STEP), None)
+    return (((step or {}).get("record") or {}).get("details") or {}).get("jdbc") or {}
+
+
+def jdbc_checks(case: dict) -> list[dict]:
+    """The JDBC case's rate: rows/s of the loader's JDBC write, as its run record reports it."""
+    if not case["case"].startswith("jdbc-"):
+        return []
+    steps = case.get("steps", [])
+    rate = jdbc_write(case).get("rows_per_s")
+    ok = bool(steps) and all(s["exit_code"] == 0 for s in steps)
+    ok = ok and rate is not None and rate >= JDBC_TARGET_ROWS_PER_S
+    label = rows_label(case["rows"])
+    return [
+        {
+            "check": f"JDBC load of {label} mart rows >= {JDBC_TARGET_ROWS_PER_S} rows/s",
+            "value": rate,
+            "ok": ok,
+        }
+    ]
 
 
 def quarantine(case: dict) -> dict:
