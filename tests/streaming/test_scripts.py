@@ -152,8 +152,9 @@ def test_sigterm_stops_after_the_current_micro_batch_with_exit_code_0(spark, str
     assert "SIGTERM received: stopping after the current micro-batch" in output
     assert "micro-batches in" in output
     committed = committed_batches(checkpoint)
-    # One file per micro-batch: it stopped after one or two, well before the fifth.
-    assert committed in ({0}, {0, 1}), committed
+    # One file per micro-batch: it stopped well before the fifth (after the first, or after the
+    # one running when a loaded machine delivered the signal late).
+    assert committed in ({0}, {0, 1}, {0, 1, 2}), committed
     landed = spark.read.parquet(str(Path(cfg.paths.bronze) / "flights"))
     expected = counts_per_day(source_rows(days(first, last)))
     got = {r.flight_date: r["count"] for r in landed.groupBy("flight_date").count().collect()}
