@@ -279,6 +279,7 @@ class Gbt(Section):
     step_sizes: Floats
     max_bins: int
     subsampling_rate: float
+    min_instances_per_node: int
 
 
 class Ml(Section):

@@ -60,7 +60,7 @@ def describe_ml(spark: SparkSession, cfg: Settings, score_range: tuple[date, dat
             f"({bounds.train_start} to {bounds.train_end}), {counts['test']:,} to test on "
             f"({bounds.test_start} to {bounds.test_end})",
         )
-        out.add(READ, silver.table(WEATHER), "the weather at each flight's origin and hour")
+        out.add(READ, silver.table(WEATHER), "the weather at each flight's origin up to its cutoff")
         for name in names:
             out.add(
                 WRITE,

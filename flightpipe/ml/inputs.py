@@ -9,11 +9,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from flightpipe.core.errors import PipelineError
+from flightpipe.ml.features import CONTEXT_DAYS
 
 # Tables of the silver database the ML stage reads.
 FLIGHTS, WEATHER = "flights", "weather_hourly"
-# Flights before the period of interest that its operational features look back on.
-CONTEXT_DAYS = 1
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from flightpipe.core.sections import Ml
 from flightpipe.core.settings import Settings
 from flightpipe.ml.inputs import SilverStore
 from flightpipe.ml.score import score_flights
-from flightpipe.ml.train import MODEL_NAMES, Periods, train_models
+from flightpipe.ml.split import Periods
+from flightpipe.ml.train import MODEL_NAMES, train_models
 
 # The grids each model is tuned over: config key -> its values in the ``ml`` section.
 _GRIDS = {

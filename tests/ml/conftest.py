@@ -40,11 +40,12 @@ def nyc_days(spark, tmp_path_factory):
     weather.unpersist()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def labelled_features(nyc_days):
-    """The fixture days' features of every flight with a label, cached."""
+    """The fixture days' features of every flight with a label, cached (built once per run)."""
     flights, weather = nyc_days
     feats = ft.build_features(flights, weather).where(F.col(ft.LABEL).isNotNull()).cache()
+    feats.count()
     yield feats
     feats.unpersist()
 

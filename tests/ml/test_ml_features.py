@@ -10,6 +10,8 @@ from pyspark.sql import functions as F
 
 from flightpipe.contracts.silver import SILVER_FLIGHTS, SILVER_WEATHER_HOURLY
 from flightpipe.ml import features as ft
+from flightpipe.ml.lookback import flight_history_state
+from flightpipe.ml.split import Periods, class_weights, period_rows
 
 DAY = date(2013, 6, 1)
 
@@ -131,19 +133,18 @@ def test_operational_weather_and_calendar_values_by_hand(spark):
     row = target_row(ft.build_features(*frames(spark))).first().asDict()
     expected = {
         "label": 1.0,
-        "month": 6.0,
         "day_of_week": 7.0,  # 1 June 2013 was a Saturday
         "sched_dep_local_hour": 8.0,
         "distance_mi": 500.0,
         "origin_sched_deps_hour": 2.0,  # UA 100 and UA 6
         "origin_sched_deps_day": 7.0,
-        # weather at 12:00 and the look-back over 09:00-12:00
-        "temp_c": 22.0,
-        "wind_gust_kmh": 14.0,  # no gust reported: the sustained wind
+        # weather at the cutoff (11:00, never the departure hour 12:00) and over 08:00-11:00
+        "temp_c": 21.0,
+        "wind_gust_kmh": 20.0,  # no gust reported: the sustained wind
         "precip_mm_4h": 3.5,
         "visibility_km_min_4h": 5.0,
         "wind_speed_kmh_max_4h": 30.0,
-        "pressure_change_3h": -5.0,
+        "pressure_change_3h": -1.0,
         # departures from EWR before 11:00
         "origin_deps_1h": 1.0,
         "origin_dep_delay_mean_1h": 40.0,
@@ -151,6 +152,7 @@ def test_operational_weather_and_calendar_values_by_hand(spark):
         "origin_dep_delay_mean_3h": 25.0,
         "origin_dep_delayed_share_3h": 0.5,
         "origin_dep_delay_mean_6h": pytest.approx(55.0 / 3),
+        "origin_dep_delay_mean_12h": pytest.approx(55.0 / 3),
         # DL 4 (scheduled 10:15) and DL 5 (10:30) wait at 11:00, out of 4 scheduled 08:00-11:00
         "origin_pending": 2.0,
         "origin_pending_share_3h": 0.5,
@@ -159,8 +161,23 @@ def test_operational_weather_and_calendar_values_by_hand(spark):
         "network_dep_delay_mean_3h": pytest.approx(70.0 / 4),  # + B6 8 (0); B6 7 (20)
         "dest_arrivals_3h": 2.0,  # UA 2 at 10:30 and B6 8 at 10:12
         "dest_arr_delay_mean_3h": -9.0,
+        # left for ORD 08:00-11:00: B6 8 (0, at 08:00 sharp), UA 2 (10), B6 7 (20); none waits
+        "dest_dep_delay_mean_3h": 10.0,
+        "dest_dep_delay_mean_6h": 10.0,
+        "dest_pending": 0.0,
+        # N1 flew UA 2 before: scheduled 09:00-11:00, left 09:10, landed 10:30
         "tail_prev_dep_delay_min": 10.0,
         "has_tail_prev_dep": 1.0,
+        "tail_leg_of_day": 2.0,
+        "tail_prev_sched_gap_min": 180.0,
+        "tail_prev_sched_arr_gap_min": 60.0,
+        "tail_prev_leg_delay_min": 10.0,
+        "tail_prev_leg_pending": 0.0,
+        "tail_prev_arr_delay_min": -30.0,
+        # no earlier UA 100 in the data
+        "flight_arrivals_14d": 0.0,
+        "flight_late_share_14d": None,
+        "flight_prev_arr_delay_min": None,
     }
     assert {k: row[k] for k in expected} == expected
 
@@ -193,3 +210,125 @@ def test_cancelled_and_diverted_have_no_label(spark):
     assert labels[(9, False, True)] is None
     assert labels[(100, False, False)] == 1.0
     assert labels[(6, False, False)] == 0.0
+
+
+# --- the aircraft's previous leg and the scheduled flight's record, by hand ------------------
+
+LEG_COLUMNS = [
+    "flight_number",
+    "tail_leg_of_day",
+    "tail_prev_sched_gap_min",
+    "tail_prev_sched_arr_gap_min",
+    "tail_prev_leg_delay_min",
+    "tail_prev_leg_pending",
+    "tail_prev_arr_delay_min",
+]
+
+
+def test_previous_leg_by_hand(spark):
+    legs = [
+        # N1: three legs; each earlier one had left and landed by the next one's cutoff.
+        ("UA", 1, "N1", "EWR", "ORD", t(6), 10, 5),  # left 06:10, landed 08:05
+        ("UA", 2, "N1", "EWR", "BOS", t(10), 30, 20),  # cutoff 09:00; left 10:30, landed 12:20
+        ("UA", 3, "N1", "EWR", "ORD", t(14), 0, 0),  # cutoff 13:00
+        # N2: at DL 5's cutoff (08:30) DL 4 (08:00) has waited 30 min; it leaves at 09:40.
+        ("DL", 4, "N2", "JFK", "ATL", t(8), 100, 90),
+        ("DL", 5, "N2", "JFK", "ATL", t(9, 30), 0, 0),
+        # N3: the 06:00 leg never left; at B6 7's cutoff (11:00) it is past the 3 h cap.
+        ("B6", 6, "N3", "JFK", "MCO", t(6), None, None, True),
+        ("B6", 7, "N3", "JFK", "MCO", t(12), 0, 0),
+        # no tail number: no rotation to follow
+        ("AA", 8, None, "LGA", "MIA", t(12), 5, 5),
+    ]
+    flights = spark.createDataFrame([flight(*f) for f in legs], SILVER_FLIGHTS)
+    flights = flights.withColumn("_cutoff_s", F.unix_timestamp("sched_dep_utc") - 3600)
+    out = flights.transform(ft.with_previous_leg).select(*LEG_COLUMNS)
+    expected = spark.createDataFrame(
+        [
+            (1, 1, None, None, None, 0.0, None),
+            (2, 2, 240.0, 120.0, 10.0, 0.0, 5.0),
+            (3, 3, 240.0, 120.0, 30.0, 0.0, 20.0),
+            (4, 1, None, None, None, 0.0, None),
+            (5, 2, 90.0, -30.0, 30.0, 1.0, None),  # waited 30 min so far: a lower bound
+            (6, 1, None, None, None, 0.0, None),
+            (7, 2, 360.0, 240.0, None, 0.0, None),
+            (8, None, None, None, None, 0.0, None),
+        ],
+        "flight_number int, tail_leg_of_day int, tail_prev_sched_gap_min double, "
+        "tail_prev_sched_arr_gap_min double, tail_prev_leg_delay_min double, tail_prev_leg_pending double, "
+        "tail_prev_arr_delay_min double",
+    )
+    assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True, ignore_column_order=False)
+
+
+def test_flight_history_by_hand(spark):
+    # UA 100 every noon (cutoff 11:00), landing two hours later plus its arrival delay.
+    rows = [
+        ("UA", 100, datetime(2013, 5, 18, 12), 60.0),  # more than 14 days before 2 June
+        ("UA", 100, datetime(2013, 6, 1, 12), 20.0),
+        ("UA", 100, datetime(2013, 6, 2, 12), -5.0),
+        ("UA", 100, datetime(2013, 6, 3, 12), 30.0),
+        ("UA", 100, datetime(2013, 6, 4, 12), 90.0),  # lands after its own cutoff: never its own history
+        ("UA", 200, datetime(2013, 6, 4, 12), None),  # cancelled: no arrival, no history
+    ]
+    flights = spark.createDataFrame(
+        [(c, n, s, s + timedelta(hours=2, minutes=d) if d is not None else None, d) for c, n, s, d in rows],
+        "carrier string, flight_number int, sched_dep_utc timestamp, arr_utc timestamp, arr_delay_min double",
+    ).withColumn("_cutoff_s", F.unix_timestamp("sched_dep_utc") - 3600)
+    out = flight_history_state(flights).select(
+        "flight_number",
+        F.to_date(F.timestamp_seconds("_cutoff_s")).alias("day"),
+        "flight_arrivals_14d",
+        "flight_late_share_14d",
+        "flight_prev_arr_delay_min",
+    )
+    expected = spark.createDataFrame(
+        [
+            (100, date(2013, 5, 18), 0.0, None, None),
+            (100, date(2013, 6, 1), 1.0, 1.0, None),  # 18 May landed within 14 days, not within 36 h
+            (100, date(2013, 6, 2), 1.0, 1.0, 20.0),  # 18 May is now out of the 14 days
+            (100, date(2013, 6, 3), 2.0, 0.5, -5.0),
+            (100, date(2013, 6, 4), 3.0, 2.0 / 3, 30.0),
+            (200, date(2013, 6, 4), 0.0, None, None),
+        ],
+        "flight_number int, day date, flight_arrivals_14d double, flight_late_share_14d double, "
+        "flight_prev_arr_delay_min double",
+    )
+    assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True, ignore_column_order=False)
+
+
+def test_training_rows_ignore_the_hold_out_periods_outcomes(spark):
+    # The flights from 12:00 on form the hold-out day; every outcome of theirs changes.
+    periods = Periods(DAY, DAY, DAY + timedelta(days=1), DAY + timedelta(days=1))
+    flights, weather = frames(spark)
+    hold_out = F.col("sched_dep_utc") >= t(12)
+    flights = flights.withColumn(
+        "flight_date", F.when(hold_out, periods.test_start).otherwise(F.col("flight_date"))
+    )
+    changed = (
+        flights.withColumn(
+            "arr_delay_min", F.when(hold_out, F.col("arr_delay_min") + 100).otherwise(F.col("arr_delay_min"))
+        )
+        .withColumn(
+            "dep_delay_min", F.when(hold_out, F.col("dep_delay_min") + 100).otherwise(F.col("dep_delay_min"))
+        )
+        .withColumn(
+            "is_delayed_15", F.when(hold_out, ~F.col("is_delayed_15")).otherwise(F.col("is_delayed_15"))
+        )
+    )
+    # Cached: each frame is read several times below, its feature plan computed once.
+    before, after = ft.build_features(flights, weather).cache(), ft.build_features(changed, weather).cache()
+    train, test = period_rows(before, periods)
+    train_changed, test_changed = period_rows(after, periods)
+
+    assert sorted(r["flight_number"] for r in train.collect()) == [1, 2, 3, 4, 7, 8]
+    assert_df_equality(
+        train_changed, train, ignore_row_order=True, ignore_nullable=True, ignore_column_order=False
+    )
+    # Class weights come from the training rows only, so they stay too.
+    assert class_weights(train_changed) == class_weights(train)
+    labels = {r["flight_number"]: r["label"] for r in test.collect()}
+    assert labels == {100: 1.0, 6: 0.0}
+    assert {r["flight_number"]: r["label"] for r in test_changed.collect()} == {100: 0.0, 6: 1.0}
+    before.unpersist()
+    after.unpersist()

@@ -17,7 +17,8 @@ from flightpipe.core.errors import PipelineError
 from flightpipe.ml import features as ft
 from flightpipe.ml import registry
 from flightpipe.ml.evaluate import feature_weights, with_probability
-from flightpipe.ml.train import class_weights, tune_and_fit, with_class_weight
+from flightpipe.ml.split import class_weights, with_class_weight
+from flightpipe.ml.train import tune_and_fit
 from tests.support.ml import SMALL_ML, write_silver
 from tests.support.project import PYTHON, REPO
 
