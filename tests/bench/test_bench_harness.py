@@ -167,7 +167,7 @@ def test_checks_of_targets_and_scaling():
     checks = {c["check"]: (c["value"], c["ok"]) for c in verdicts(cases)}
     assert checks["embedded streaming <= 60 s"] == (50, True)
     assert checks["embedded cleaning <= 45 s"] == (46, False)
-    assert checks["embedded ML best hold-out AUC-ROC"] == (0.71, True)
+    assert checks["embedded ML best hold-out AUC-ROC >= 0.75"] == (0.71, False)
     assert checks["10M ingest + cleaning + gold <= 600 s"] == (700, False)
     assert checks["scaling ingest time x10 rows <= x12"] == (10.0, True)
     assert checks["scaling cleaning time x10 rows <= x12"] == (13.33, False)
