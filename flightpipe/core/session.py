@@ -51,12 +51,6 @@ def check_java() -> None:
 # project's venv), Spark is told to split such plans instead (see tune_codegen).
 JIT_OPTION = "-XX:-DontCompileHugeMethods"
 HOTSPOT_METHOD_LIMIT = "8000"
-# Spark gives up whole-stage code generation, and with it the vectorized parquet reader, for
-# a plan whose rows hold more than spark.sql.codegen.maxFields (100) fields. A BTS row has 109
-# columns plus lineage, so at the default the cleaning's widest stage (scan, conform, UTC
-# times, rules) ran row by row through interpreted expressions: a third more CPU on the 10M
-# bench. Spark still falls back on its own if a plan's code fails to compile.
-CODEGEN_MAX_FIELDS = "1000"
 
 DERBY_LOCKED = (
     "the Hive metastore {metastore} is locked by another Spark process (embedded Derby admits one "
@@ -150,7 +144,6 @@ def session_conf(
         "spark.executor.extraJavaOptions": java_opts,
         "spark.ui.showConsoleProgress": "true",
         "spark.sql.adaptive.enabled": "true",
-        "spark.sql.codegen.maxFields": CODEGEN_MAX_FIELDS,
     }
     conf.update(off_heap_conf(cfg))
     if jars:
