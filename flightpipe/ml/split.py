@@ -42,7 +42,12 @@ def class_weights(train: DataFrame) -> tuple[float, float, int, int]:
     row = train.agg(
         F.sum(F.when(F.col(ft.LABEL) == 1.0, 1).otherwise(0)).alias("pos"), F.count(F.lit(1)).alias("n")
     ).first()
-    pos, n = int(row["pos"] or 0), int(row["n"])
+    return balanced_weights(int(row["n"]), int(row["pos"] or 0))
+
+
+def balanced_weights(n: int, pos: int) -> tuple[float, float, int, int]:
+    """Weights (negative, positive) giving both classes of ``n`` rows, ``pos`` of them late, the
+    same total, and the class counts; one class only is an error."""
     neg = n - pos
     if pos == 0 or neg == 0:
         only = "on time" if pos == 0 else "15+ minutes late"
@@ -154,7 +159,8 @@ def split_features(
     )
     _check_periods(silver.table(FLIGHTS), periods, counts_train, counts_test)
     train, test = period_rows(feats, periods)
-    neg_w, pos_w, _, _ = class_weights(train)
+    # The training counts are the labelled rows and the late ones: no pass of their own.
+    neg_w, pos_w, _, _ = balanced_weights(counts_train["labelled"], counts_train["late"])
     _check_test_classes(periods, counts_test)
     train_rows = train.transform(with_class_weight(neg_w, pos_w)).cache()
     return Split(flights, feats, train_rows, test.cache(), counts_train, counts_test)

@@ -22,6 +22,7 @@ from flightpipe.core.errors import PipelineError
 from flightpipe.core.runlog import StageRun
 from flightpipe.core.settings import Settings
 from flightpipe.gold import jdbc
+from flightpipe.tools.synth.draws import uniform
 
 STAGE = "jdbc_load"
 ROWS = 1_000_000
@@ -30,8 +31,8 @@ SEED = 42
 
 
 def _draw(purpose: str) -> Column:
-    """A uniform draw in [0, 1) from a hash of (seed, purpose, id): the same rows at any parallelism."""
-    return F.pmod(F.xxhash64(F.lit(SEED), F.lit(purpose), F.col("id")), F.lit(1_000_003)) / F.lit(1_000_003.0)
+    """A uniform draw in (0, 1) per row, the same at any parallelism."""
+    return uniform(SEED, purpose, F.col("id"))
 
 
 def _code(n: Column) -> Column:
