@@ -145,7 +145,7 @@ def run_backfill(
         except BaseException:
             staged.discard()
             raise
-        write_flights(spark, db, staged, summary.per_month, months)
+        write_flights(spark, db, staged, months)
     files = backfill_file_state(state.get("files", {}), files_now, months, summary.file_months, new_months)
     save_state(job.state_file, {**state, "files": files})
     return result

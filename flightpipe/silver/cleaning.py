@@ -253,7 +253,7 @@ def run_cleaning(
             if full:
                 result.reference = write_reference(spark, db, airports, airport_count, airlines)
             if staged is not None:
-                write_flights(spark, db, staged, summary.per_month, months)
+                write_flights(spark, db, staged, months)
             if plan.weather_changed:
                 result.weather = write_weather(spark, wx_df, f"{db}.weather_hourly")
         except BaseException:
@@ -277,9 +277,10 @@ def write_confs(partitions: int, split_bytes: int) -> dict[str, str]:
     return {
         "spark.sql.shuffle.partitions": str(partitions),
         "spark.sql.files.maxPartitionBytes": str(split_bytes),
-        # A task writes its few outcomes or months through open writers side by side instead of
-        # sorting all its rows by them first.
-        "spark.sql.maxConcurrentOutputFileWriters": "16",
+        # A task writes the (outcome, month) folders of its rows through open writers side by
+        # side instead of sorting all its rows by them first: a year of silver months and the
+        # quarantine's few rows of each fit; beyond, Spark sorts the rest of the task's rows.
+        "spark.sql.maxConcurrentOutputFileWriters": "40",
     }
 
 

@@ -2,12 +2,10 @@
 
 Rows of each declared flight layout (contracts/layouts.py) are staged to one set of columns
 (local hhmm times, flags, lineage and the raw source row), bucketed by month, given their airports' time zones, UTC
-times and quality outcome, then shaped as ``silver.flights`` or ``silver.flights_rejected``.
+times and quality outcome (staging.py gives them the columns of both silver flight tables).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -19,7 +17,6 @@ from flightpipe.core.frames import union_all
 from flightpipe.silver import quality
 from flightpipe.silver.inputs import STREAM_TABLE, FlightSource
 from flightpipe.silver.plan import NO_DATE, Month
-from flightpipe.silver.tables import NO_DATE_PARTITION
 from flightpipe.silver.times import with_utc_times
 
 
@@ -126,31 +123,6 @@ def with_delay_flag(df: DataFrame) -> DataFrame:
 def to_silver_flights(df: DataFrame) -> DataFrame:
     """Columns in the silver contract's order and types."""
     return df.select(*[F.col(f.name).cast(f.dataType).alias(f.name) for f in SILVER_FLIGHTS.fields])
-
-
-def to_rejected(run_id: str, rejected_at: Any):
-    """A transform shaping quarantined rows (staged, with ``raw_values``) as ``silver.flights_rejected``."""
-
-    def transform(df: DataFrame) -> DataFrame:
-        return df.select(
-            "flight_date",
-            "carrier",
-            "flight_number",
-            "origin",
-            "dest",
-            F.col("rules_broken").alias("rules"),
-            "raw_values",
-            F.lit(run_id).alias("run_id"),
-            F.lit(rejected_at).cast("timestamp").alias("rejected_at"),
-            "source_format",
-            "_source_file",
-            "_ingested_at",
-            "_batch_id",
-            F.coalesce(F.col("year"), F.lit(NO_DATE_PARTITION)).alias("year"),
-            F.coalesce(F.col("month"), F.lit(NO_DATE_PARTITION)).alias("month"),
-        )
-
-    return transform
 
 
 def filter_months(months: set[Month] | None):

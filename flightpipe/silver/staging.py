@@ -1,16 +1,21 @@
 """The checked flights of a run, written once to a staging folder before anything is published.
 
 Bronze is read, conformed, timed and checked in one pass whose output is written, split by
-outcome, under ``<warehouse>/.staging/``. The summary and the data-quality checks read the few
-columns they need from there; only when every check passed are the silver and quarantine
-tables written from the staged rows, and the staging folder is dropped either way. A run that
-stops on a check leaves the tables as they were.
+outcome, year and month, under ``<warehouse>/.staging/``. The summary and the data-quality
+checks read the few columns they need from there; only when every check passed are the staged
+month folders of the silver and quarantined rows moved into their tables (a rename, no second
+write), and the staging folder is dropped either way. A run that stops on a check leaves the
+tables as they were.
+
+A staged file holds the columns of both tables and what the checks read (``STAGED_EXTRA``):
+each table reads its own columns by name and never sees the others.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -27,23 +32,17 @@ from flightpipe.silver.conform import (
     conform_source,
     filter_months,
     prune_stream,
-    to_rejected,
-    to_silver_flights,
     with_bucket,
 )
 from flightpipe.silver.inputs import FlightSource
 from flightpipe.silver.plan import Month
 from flightpipe.silver.summary import Summary, summarize
-from flightpipe.silver.tables import overwrite_partitions
+from flightpipe.silver.tables import NO_DATE_PARTITION, publish_partitions
 
-# What the summary, the checks and the quarantine read besides the silver columns.
-STAGED_EXTRA = (
-    "rules_broken",
-    "raw_values",
-    "_has_carrier",
-    "_bronze_table",
-    "_bronze_file",
-)
+# What the summary and the checks read besides the columns of the two tables.
+STAGED_EXTRA = ("_has_carrier", "_bronze_table", "_bronze_file")
+# Partition columns of the silver tables; a staged row without a flight date is in month 0.
+PARTITIONS = ("year", "month")
 
 
 def staging_path(warehouse: str) -> str:
@@ -58,10 +57,31 @@ def with_raw_values(df: DataFrame) -> DataFrame:
     return df.withColumn("raw_values", value).drop(*[lay.raw_column for lay in FLIGHT_LAYOUTS])
 
 
-def to_staged(df: DataFrame) -> DataFrame:
-    """Checked rows in the staging columns: the silver contract, then what the checks read."""
-    silver = [F.col(f.name).cast(f.dataType).alias(f.name) for f in SILVER_FLIGHTS.fields]
-    return df.transform(with_raw_values).select(*silver, *STAGED_EXTRA, "outcome")
+def to_staged(run_id: str, rejected_at: Any):
+    """A transform giving checked rows the staging columns: the silver contract, the
+    quarantine's own columns (``rules``, ``raw_values``, ``run_id``, ``rejected_at``), what the
+    checks read, then the partitions."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        quarantined = F.col("outcome") == quality.QUARANTINED
+        silver = [
+            F.col(f.name).cast(f.dataType).alias(f.name)
+            for f in SILVER_FLIGHTS.fields
+            if f.name not in PARTITIONS
+        ]
+        return df.transform(with_raw_values).select(
+            *silver,
+            # Every broken rule, warnings on silver rows included: the summary counts them all.
+            F.col("rules_broken").alias("rules"),
+            "raw_values",
+            F.when(quarantined, F.lit(run_id)).alias("run_id"),
+            F.when(quarantined, F.lit(rejected_at).cast("timestamp")).alias("rejected_at"),
+            *STAGED_EXTRA,
+            *[F.coalesce(F.col(c), F.lit(NO_DATE_PARTITION)).alias(c) for c in PARTITIONS],
+            "outcome",
+        )
+
+    return transform
 
 
 @dataclass(frozen=True)
@@ -73,21 +93,32 @@ class StagedFlights:
     schema: StructType
 
     def rows(self) -> DataFrame:
-        """Every staged row (with ``outcome``)."""
-        return self.spark.read.schema(self.schema).parquet(self.path)
+        """Every staged row (with ``outcome``, and ``rules_broken`` as the checks name it)."""
+        return (
+            self.spark.read.schema(self.schema).parquet(self.path).withColumnRenamed("rules", "rules_broken")
+        )
 
-    def outcome(self, name: str) -> DataFrame:
-        """The staged rows of one outcome."""
-        return self.rows().where(F.col("outcome") == name)
+    def month_folders(self, outcome: str) -> dict[Month, str]:
+        """(year, month) -> the staged folder of that month's rows of ``outcome``."""
+        found = {}
+        for year_dir in storage.list_dirs(storage.join(self.path, f"outcome={outcome}")):
+            for month_dir in storage.list_dirs(year_dir):
+                found[(_value(year_dir), _value(month_dir))] = month_dir
+        return found
 
     def discard(self) -> None:
         storage.delete(self.path)
 
 
+def _value(folder: str) -> int:
+    """The value of a ``name=value`` partition folder."""
+    return int(storage.name(folder).split("=", 1)[1])
+
+
 def stage(df: DataFrame, path: str) -> StagedFlights:
-    """Write the checked rows under ``path``, one folder per outcome."""
-    staged = df.transform(to_staged)
-    staged.write.mode("overwrite").partitionBy("outcome").parquet(path)
+    """Write the checked rows under ``path``, one folder per outcome, year and month."""
+    staged = df.transform(to_staged(runlog.current_run_id(), runlog.utcnow()))
+    staged.write.mode("overwrite").partitionBy("outcome", *PARTITIONS).parquet(path)
     return StagedFlights(df.sparkSession, path, staged.schema)
 
 
@@ -130,23 +161,14 @@ def check_flights(
     return written, summary
 
 
-def write_flights(
-    spark: SparkSession,
-    db: str,
-    staged: StagedFlights,
-    per_month: dict[Month, dict[str, int]],
-    months: set[Month] | None,
-) -> None:
-    """Replace the ``months`` partitions (all when None) of silver flights and the quarantine
-    with the staged rows, then drop the staging folder."""
-    run_id, now = runlog.current_run_id(), runlog.utcnow()
-    outcomes = {
-        f"{db}.flights": (quality.SILVER, to_silver_flights),
-        f"{db}.flights_rejected": (quality.QUARANTINED, to_rejected(run_id, now)),
-    }
+def write_flights(spark: SparkSession, db: str, staged: StagedFlights, months: set[Month] | None) -> None:
+    """Make the staged months the ``months`` partitions (all when None) of silver flights and
+    the quarantine, then drop the staging folder."""
     try:
-        for table, (outcome, shape) in outcomes.items():
-            present = {m for m, v in per_month.items() if v[outcome] > 0}
-            overwrite_partitions(spark, staged.outcome(outcome).transform(shape), table, months, present)
+        for table, outcome in (
+            (f"{db}.flights", quality.SILVER),
+            (f"{db}.flights_rejected", quality.QUARANTINED),
+        ):
+            publish_partitions(spark, table, staged.month_folders(outcome), months)
     finally:
         staged.discard()

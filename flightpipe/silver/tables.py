@@ -11,8 +11,8 @@ from flightpipe.contracts.silver import (
     SILVER_FLIGHTS,
     SILVER_WEATHER_HOURLY,
 )
+from flightpipe.core import storage
 from flightpipe.core.catalog import ensure_database
-from flightpipe.core.session import temporary_conf
 from flightpipe.silver.plan import Month
 
 # Rows of flights_rejected without a usable flight date go to this partition.
@@ -143,26 +143,37 @@ def ensure_tables(spark: SparkSession, db: str) -> None:
         create_table(spark, f"{db}.{name}", _columns(schema), TABLE_COMMENTS[name], False)
 
 
-def overwrite_partitions(
-    spark: SparkSession, df: DataFrame, table: str, months: set[Month] | None, present: set[Month]
+def publish_partitions(
+    spark: SparkSession, table: str, folders: dict[Month, str], months: set[Month] | None
 ) -> None:
-    """Replace the partitions of ``months`` (all partitions when None) with ``df``.
+    """Make each folder of ``folders`` the partition of its (year, month) in ``table``.
 
-    ``present`` are the months ``df`` has rows for; with none, nothing is written and the
-    partitions to replace are dropped (quarantine is usually empty).
+    The folders are moved into the table, not copied: their files become the partitions'.
+    The other partitions of ``months`` (all other partitions when None) are dropped.
     """
-    if present:
-        mode = "static" if months is None else "dynamic"
-        with temporary_conf(spark, "spark.sql.sources.partitionOverwriteMode", mode):
-            # Rebalance, not repartition: AQE still gathers each month into one file, but splits
-            # a month bigger than the advisory size, so the writer's sort never holds a whole
-            # month in memory (one task per month held 700 MB of sort buffer at 10M rows).
-            df.hint("rebalance", "year", "month").write.insertInto(table, overwrite=True)
-        stale = (months or set()) - present
-    else:
-        stale = set(months) if months is not None else set(table_partitions(spark, table))
-    for y, m in sorted(stale):
-        spark.sql(f"ALTER TABLE {table} DROP IF EXISTS PARTITION (year={y}, month={m})")
+    existing = set(table_partitions(spark, table))
+    replaced = existing & (set(folders) | (existing if months is None else set(months)))
+    _alter_partitions(spark, table, "DROP IF EXISTS", sorted(replaced), ", ")
+    root = storage.plain_path(table_location(spark, table))
+    for (y, m), folder in sorted(folders.items()):
+        target = storage.join(root, f"year={y}", f"month={m}")
+        storage.delete(target)  # files a dropped partition may have left behind
+        storage.rename(folder, target)
+    _alter_partitions(spark, table, "ADD", sorted(folders), " ")
+    spark.catalog.refreshTable(table)
+
+
+def _alter_partitions(spark: SparkSession, table: str, verb: str, months: list[Month], sep: str) -> None:
+    # One statement for all the months: each metastore round trip costs a Derby transaction.
+    if months:
+        specs = sep.join(f"PARTITION (year={y}, month={m})" for y, m in months)
+        spark.sql(f"ALTER TABLE {table} {verb} {specs}")
+
+
+def table_location(spark: SparkSession, table: str) -> str:
+    """The folder of ``table`` as the metastore records it."""
+    rows = spark.sql(f"DESCRIBE TABLE EXTENDED {table}").collect()
+    return next(r["data_type"] for r in rows if r["col_name"] == "Location")
 
 
 def table_partitions(spark: SparkSession, table: str) -> list[Month]:

@@ -27,7 +27,7 @@ from flightpipe.silver.dryrun import describe_cleaning
 from flightpipe.silver.inputs import FlightSource, cleaning_partitions, scan_split_bytes, split_bytes
 from flightpipe.silver.plan import state_path
 from flightpipe.silver.stage import clean
-from flightpipe.silver.tables import overwrite_partitions
+from flightpipe.silver.tables import publish_partitions, table_location, table_partitions
 from tests.support import bronze as bf
 from tests.support.project import write_config
 
@@ -313,34 +313,48 @@ def test_shuffle_partitions_follow_the_bronze_size(spark, tmp_path):
     assert spark.conf.get("spark.sql.shuffle.partitions") == before
 
 
-def test_a_month_larger_than_the_advisory_size_is_written_as_several_files(spark, database):
-    # A writer task sorts its rows by partition in memory: a whole month in one task made the
-    # driver's memory grow with the data. Big months are split, small ones stay one file.
+def test_staged_month_folders_are_moved_into_the_table_as_its_partitions(spark, database, tmp_path):
+    # A run's checked rows are written once: publishing moves each staged month folder into
+    # the table. A month of ``months`` without a folder is dropped, other months stay, and the
+    # staged files' extra columns stay out of sight.
     table = f"{database}.months"
     spark.sql(f"CREATE DATABASE {database}")
     spark.sql(
-        f"CREATE TABLE {table} (id BIGINT, pad STRING) PARTITIONED BY (year INT, month INT) STORED AS PARQUET"
+        f"CREATE TABLE {table} (id BIGINT, tag STRING) USING parquet PARTITIONED BY (year INT, month INT)"
     )
-    df = spark.range(0, 20_010, 1, 8).select(
-        "id",
-        F.sha2(F.col("id").cast("string"), 256).alias("pad"),
-        F.lit(2023).alias("year"),
-        F.when(F.col("id") < 20_000, 1).otherwise(2).alias("month"),
+
+    def staged(name: str, rows: list[tuple]) -> dict:
+        path = tmp_path / name
+        spark.createDataFrame(
+            rows, "id bigint, tag string, extra string, year int, month int"
+        ).write.partitionBy("year", "month").parquet(str(path))
+        return {(r[3], r[4]): str(path / f"year={r[3]}" / f"month={r[4]}") for r in rows}
+
+    def contents() -> list[tuple]:
+        return sorted(tuple(r) for r in spark.table(table).collect())
+
+    publish_partitions(
+        spark,
+        table,
+        staged("a", [(1, "a", "x", 2023, 1), (2, "a", "x", 2023, 2), (3, "a", "x", 2023, 3)]),
+        None,
     )
-    with temporary_conf(spark, "spark.sql.adaptive.advisoryPartitionSizeInBytes", "256k"):
-        overwrite_partitions(spark, df, table, None, {(2023, 1), (2023, 2)})
-    written = (
-        spark.table(table)
-        .withColumn("file", F.input_file_name())
-        .groupBy("month")
-        .agg(F.count("*").alias("rows"), F.countDistinct("file").alias("files"))
-        .orderBy("month")
-        .collect()
-    )
-    assert [(r.month, r.rows) for r in written] == [(1, 20_000), (2, 10)]
-    assert written[0].files > 1
-    assert written[1].files == 1
-    assert spark.table(table).select("id").distinct().count() == 20_010
+    assert contents() == [(1, "a", 2023, 1), (2, "a", 2023, 2), (3, "a", 2023, 3)]
+    assert spark.table(table).columns == ["id", "tag", "year", "month"]
+
+    second = staged("b", [(4, "b", "y", 2023, 2), (5, "b", "y", 2023, 2)])
+    publish_partitions(spark, table, second, {(2023, 2), (2023, 3)})
+    assert contents() == [(1, "a", 2023, 1), (4, "b", 2023, 2), (5, "b", 2023, 2)]
+    assert not Path(second[(2023, 2)]).exists()
+    assert table_partitions(spark, table) == [(2023, 1), (2023, 2)]
+
+    publish_partitions(spark, table, staged("c", [(6, "c", "z", 2024, 7)]), None)
+    assert contents() == [(6, "c", 2024, 7)]
+    assert table_partitions(spark, table) == [(2024, 7)]
+    table_dir = Path(storage.plain_path(table_location(spark, table)))
+    assert sorted(p.relative_to(table_dir).as_posix() for p in table_dir.glob("year=*/month=*")) == [
+        "year=2024/month=7"
+    ]
 
 
 def test_data_quality_results(spark, world):
