@@ -1,6 +1,6 @@
 """Gold's checks before the swap: the marts agree with silver, and the flights' weather coverage.
 
-Silver's totals are observed on the one scan of silver.flights the marts share, the weather
+Silver's totals are observed on a scan of silver.flights of their own, the weather
 coverage on weather_impact's join; the marts' own totals come from the small persisted marts.
 A failing ``fail`` check stops the load before the swap: MariaDB keeps the previous tables.
 """
@@ -22,7 +22,7 @@ FLIGHT_MARTS = ("delay_by_carrier", "delay_by_airport_month", "delay_by_hour", "
 
 
 def silver_totals() -> list[Column]:
-    """What silver.flights holds, observed while the marts' shared scan is cached."""
+    """What silver.flights holds, observed while the marts are counted."""
     return [
         F.count(F.lit(1)).alias("flights"),
         F.count_if(F.col("is_cancelled")).alias("cancelled"),

@@ -78,7 +78,7 @@ def _names(ref: DataFrame, key: str, code: str, name: str) -> DataFrame:
 
 
 def flight_facts(flights: DataFrame) -> DataFrame:
-    """The silver.flights columns the marts use (the one scan every mart shares)."""
+    """The silver.flights columns the marts use."""
     return flights.select(*FACT_COLUMNS)
 
 
@@ -325,7 +325,7 @@ class Silver:
 
 
 def build_marts(silver: Silver, coverage: Observation | None = None) -> list[tuple[TableSpec, DataFrame]]:
-    """Every mart from one cached scan of silver.flights, in load order (``coverage``: see
+    """Every mart from silver.flights, in load order (``coverage``: see
     :func:`weather_impact`)."""
     facts = silver.flights.transform(flight_facts)
     return [
