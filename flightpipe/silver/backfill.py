@@ -117,10 +117,8 @@ def run_backfill(
         log.info("%s: the backfill applies them to its months, the next normal run to all of them", why)
 
     result = CleaningResult(mode="backfill", rule_actions=actions)
-    confs = write_confs(
-        cleaning_partitions(sources, job.min_partitions),
-        scan_split_bytes(sources, spark.sparkContext.defaultParallelism),
-    )
+    partitions = cleaning_partitions(sources, job.min_partitions)
+    confs = write_confs(partitions, scan_split_bytes(sources, spark.sparkContext.defaultParallelism))
     with temporary_confs(spark, confs):
         carriers = spark.table(f"{db}.airlines") if spark.catalog.tableExists(f"{db}.airlines") else None
         staged, summary = check_flights(
@@ -132,6 +130,7 @@ def run_backfill(
             {},
             [] if sink is None else sink,
             staging_path(job.warehouse),
+            partitions,
         )
         if not summary.per_month:
             staged.discard()

@@ -239,6 +239,7 @@ def run_cleaning(
                     landed,
                     sink,
                     staging_path(job.warehouse),
+                    partitions,
                 )
                 result.add_summary(summary, months)
                 processed = summary.file_months
@@ -278,8 +279,8 @@ def write_confs(partitions: int, split_bytes: int) -> dict[str, str]:
         "spark.sql.shuffle.partitions": str(partitions),
         "spark.sql.files.maxPartitionBytes": str(split_bytes),
         # A task writes the (outcome, month) folders of its rows through open writers side by
-        # side instead of sorting all its rows by them first: a year of silver months and the
-        # quarantine's few rows of each fit; beyond, Spark sorts the rest of the task's rows.
+        # side instead of sorting all its rows by them first. A task holds one calendar month
+        # (quality.month_cluster), of every year the run rebuilds: ten years' outcomes fit.
         "spark.sql.maxConcurrentOutputFileWriters": "40",
     }
 

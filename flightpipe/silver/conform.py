@@ -7,6 +7,8 @@ times and quality outcome (staging.py gives them the columns of both silver flig
 
 from __future__ import annotations
 
+import math
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -155,9 +157,14 @@ def prune_stream(source: FlightSource, months: set[Month] | None) -> FlightSourc
 
 
 def clean_flights(
-    staged: DataFrame, airports: DataFrame, settings: quality.QualitySettings, actions: dict[str, str]
+    staged: DataFrame,
+    airports: DataFrame,
+    settings: quality.QualitySettings,
+    actions: dict[str, str],
+    partitions: int = 0,
 ) -> DataFrame:
-    """Staged bronze rows -> rows with UTC times, flags, ``rules_broken`` and ``outcome``."""
+    """Staged bronze rows -> rows with UTC times, flags, ``rules_broken`` and ``outcome``
+    (``partitions``: about how many the unique-key window's shuffle gets; 0: Spark's own)."""
     # The streaming copy wins over a batch copy ingested at the same instant.
     table_priority = F.when(F.col("_bronze_table") == STREAM_TABLE, F.lit(0)).otherwise(F.lit(1))
     return (
@@ -171,6 +178,7 @@ def clean_flights(
                 actions,
                 table_priority,
                 quarantine_only=tuple(c for c in df.columns if c.startswith("_raw_")),
+                per_month=math.ceil(partitions / 12),
             )
         )
     )

@@ -131,20 +131,22 @@ def check_flights(
     landed: dict[str, int],
     sink: list[CheckResult],
     staging: str,
+    partitions: int = 0,
 ) -> tuple[StagedFlights, Summary]:
     """The checked rows of ``months`` (all when None), staged under ``staging``, and their
     summary; the data-quality results go into ``sink``.
 
-    ``landed`` maps the bronze slots read whole to the rows ingest landed in them. Stops with
-    one sentence, nothing written to the tables, when a ``fail`` rule is broken or a ``fail``
-    check fails.
+    ``landed`` maps the bronze slots read whole to the rows ingest landed in them;
+    ``partitions`` sizes the unique-key window's shuffle (see
+    :func:`flightpipe.silver.quality.month_cluster`). Stops with one sentence, nothing written to
+    the tables, when a ``fail`` rule is broken or a ``fail`` check fails.
     """
     settings, actions = expect.settings, expect.actions
     pruned = [prune_stream(s, months) for s in sources]
     staged = union_all([conform_source(s).transform(with_bucket) for s in pruned]).transform(
         filter_months(months)
     )
-    checked = clean_flights(staged, airports, settings, actions).transform(
+    checked = clean_flights(staged, airports, settings, actions, partitions).transform(
         lambda df: checks.with_known_carrier(df, carriers)
     )
     # One pass over bronze: the checked rows are written once; the summary, the checks and the

@@ -55,18 +55,20 @@ def airports(spark):
     )
 
 
-def check(spark, rows, actions=DEFAULT_ACTIONS):
+def check(spark, rows, actions=DEFAULT_ACTIONS, per_month=0):
     staged = spark.createDataFrame(rows, STAGED)
     return (
         staged.transform(with_time_zones(airports(spark)))
         .transform(with_utc_times)
         .transform(with_delay_flag)
-        .transform(lambda df: quality.with_quality_outcome(df, SETTINGS, actions, F.lit(0)))
+        .transform(
+            lambda df: quality.with_quality_outcome(df, SETTINGS, actions, F.lit(0), per_month=per_month)
+        )
     )
 
 
-def outcomes(spark, rows, actions=DEFAULT_ACTIONS):
-    return check(spark, rows, actions).select("id", "rules_broken", "outcome")
+def outcomes(spark, rows, actions=DEFAULT_ACTIONS, per_month=0):
+    return check(spark, rows, actions, per_month).select("id", "rules_broken", "outcome")
 
 
 def expect(spark, triples):
@@ -126,7 +128,8 @@ def test_delayed_15_flag(spark):
     assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_duplicates_keep_latest_valid_copy(spark):
+@pytest.mark.parametrize("per_month", [0, 3])
+def test_duplicates_keep_latest_valid_copy(spark, per_month):
     key = {"flight_number": 7, "flight_date": date(2013, 1, 1)}
     rows = [
         row("old", **key, _ingested_at=datetime(2026, 1, 1)),
@@ -160,7 +163,31 @@ def test_duplicates_keep_latest_valid_copy(spark):
             ("no_key_2", ["required_keys"], "quarantined"),
         ],
     )
-    assert_df_equality(outcomes(spark, rows), expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(
+        outcomes(spark, rows, per_month=per_month), expected, ignore_row_order=True, ignore_nullable=True
+    )
+
+
+def test_month_cluster_gives_each_month_partitions_of_its_own(spark):
+    # The window's shuffle then hands each write task one month: one file per task and month.
+    rows = [
+        row(f"{m}-{d}-{n}", flight_date=date(2013, m, d))
+        for m in (1, 2, 12)
+        for d in (1, 15, 28)
+        for n in range(4)
+    ]
+    rows.append(row("no_date", flight_date=None))
+    ranked = check(spark, rows, per_month=2).withColumn("partition", F.spark_partition_id())
+    placed = ranked.select(F.month("flight_date").alias("month"), "partition").distinct().collect()
+    by_month: dict = {}
+    for r in placed:
+        by_month.setdefault(r.month, set()).add(r.partition)
+    assert by_month[None] == {0}
+    for month in (1, 2, 12):
+        assert by_month[month] <= {2 * (month - 1), 2 * (month - 1) + 1}
+    assert ranked.rdd.getNumPartitions() == 24
+    assert ranked.where(F.col("outcome") == "silver").count() == 36
+    assert "_cluster" not in ranked.columns
 
 
 def test_actions_from_config(spark):
