@@ -7,8 +7,6 @@ times and quality outcome (staging.py gives them the columns of both silver flig
 
 from __future__ import annotations
 
-import math
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -178,7 +176,7 @@ def clean_flights(
                 actions,
                 table_priority,
                 quarantine_only=tuple(c for c in df.columns if c.startswith("_raw_")),
-                per_month=math.ceil(partitions / 12),
+                partitions=partitions,
             )
         )
     )

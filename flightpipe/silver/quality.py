@@ -21,6 +21,7 @@ duplicate.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -32,6 +33,7 @@ from flightpipe.silver.times import is_valid_hhmm, minutes_between
 
 ACTIONS = ("warn", "drop", "fail")
 NATURAL_KEY = ("flight_date", "carrier", "flight_number", "origin")
+MONTHS = 12  # calendar months: the unique-key window's shuffle gives each its own partitions
 UNIQUE_KEY_RULE = "unique_key"
 
 # Outcome of a bronze row.
@@ -191,14 +193,14 @@ def with_quality_outcome(
     actions: dict[str, str],
     source_priority: Column,
     quarantine_only: tuple[str, ...] = (),
-    per_month: int = 0,
+    partitions: int = 0,
 ) -> DataFrame:
     """Add ``rules_broken`` (array of rule names) and ``outcome`` (silver | quarantined | duplicate).
 
     ``source_priority`` orders copies ingested at the same instant (lower wins); the columns
-    ``quarantine_only`` are kept on quarantined rows and null on the others. With ``per_month``
-    the rows are shuffled into that many partitions per calendar month (see
-    :func:`month_cluster`) for the unique-key window.
+    ``quarantine_only`` are kept on quarantined rows and null on the others. With ``partitions``
+    the unique-key window's shuffle gets about that many, each holding one calendar month (see
+    :func:`month_cluster`); 0 leaves the shuffle to Spark.
     """
     row_rules = [r for r in RULES if r.name != UNIQUE_KEY_RULE]
     drop_names = [r.name for r in row_rules if actions[r.name] == "drop"]
@@ -213,9 +215,10 @@ def with_quality_outcome(
     # and only the quarantine reads them.
     checked = checked.withColumns({c: F.when(~F.col("_is_valid"), F.col(c)) for c in quarantine_only})
     keys: list[str] = list(NATURAL_KEY)
-    if per_month:
+    if partitions:
+        per_month = math.ceil(partitions / MONTHS)
         checked = checked.withColumn("_cluster", month_cluster(per_month)).repartitionById(
-            12 * per_month, "_cluster"
+            MONTHS * per_month, "_cluster"
         )
         # The cluster is a function of the key: ranking within it changes nothing, and the
         # window then runs on the partitions of the shuffle above instead of one of its own.

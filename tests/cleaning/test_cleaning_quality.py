@@ -55,20 +55,20 @@ def airports(spark):
     )
 
 
-def check(spark, rows, actions=DEFAULT_ACTIONS, per_month=0):
+def check(spark, rows, actions=DEFAULT_ACTIONS, partitions=0):
     staged = spark.createDataFrame(rows, STAGED)
     return (
         staged.transform(with_time_zones(airports(spark)))
         .transform(with_utc_times)
         .transform(with_delay_flag)
         .transform(
-            lambda df: quality.with_quality_outcome(df, SETTINGS, actions, F.lit(0), per_month=per_month)
+            lambda df: quality.with_quality_outcome(df, SETTINGS, actions, F.lit(0), partitions=partitions)
         )
     )
 
 
-def outcomes(spark, rows, actions=DEFAULT_ACTIONS, per_month=0):
-    return check(spark, rows, actions, per_month).select("id", "rules_broken", "outcome")
+def outcomes(spark, rows, actions=DEFAULT_ACTIONS, partitions=0):
+    return check(spark, rows, actions, partitions).select("id", "rules_broken", "outcome")
 
 
 def expect(spark, triples):
@@ -128,8 +128,8 @@ def test_delayed_15_flag(spark):
     assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
 
 
-@pytest.mark.parametrize("per_month", [0, 3])
-def test_duplicates_keep_latest_valid_copy(spark, per_month):
+@pytest.mark.parametrize("partitions", [0, 36])
+def test_duplicates_keep_latest_valid_copy(spark, partitions):
     key = {"flight_number": 7, "flight_date": date(2013, 1, 1)}
     rows = [
         row("old", **key, _ingested_at=datetime(2026, 1, 1)),
@@ -164,7 +164,7 @@ def test_duplicates_keep_latest_valid_copy(spark, per_month):
         ],
     )
     assert_df_equality(
-        outcomes(spark, rows, per_month=per_month), expected, ignore_row_order=True, ignore_nullable=True
+        outcomes(spark, rows, partitions=partitions), expected, ignore_row_order=True, ignore_nullable=True
     )
 
 
@@ -177,7 +177,7 @@ def test_month_cluster_gives_each_month_partitions_of_its_own(spark):
         for n in range(4)
     ]
     rows.append(row("no_date", flight_date=None))
-    ranked = check(spark, rows, per_month=2).withColumn("partition", F.spark_partition_id())
+    ranked = check(spark, rows, partitions=24).withColumn("partition", F.spark_partition_id())
     placed = ranked.select(F.month("flight_date").alias("month"), "partition").distinct().collect()
     by_month: dict = {}
     for r in placed:
