@@ -70,10 +70,12 @@ sed "s#\${sys:pipeline.log.dir:-var/log}#\${sys:pipeline.log.dir:-$PWD/var/log}#
 
 # spark-submit starts the driver JVM before the session reads spark.jars; put the JDBC
 # driver on its class path through the venv Spark's defaults, and let HotSpot compile the
-# large methods Spark generates (see JIT_OPTION in flightpipe/core/session.py).
+# large methods Spark generates with C2 only for code that runs hot (JIT_OPTIONS in
+# flightpipe/core/session.py).
+jit_options=$(.venv/bin/python -c 'from flightpipe.core.session import JIT_OPTIONS; print(" ".join(JIT_OPTIONS))')
 {
     printf 'spark.driver.extraClassPath %s\n' "$PWD/jars/mariadb-java-client.jar"
-    printf 'spark.driver.extraJavaOptions %s\n' "-XX:-DontCompileHugeMethods"
+    printf 'spark.driver.extraJavaOptions %s\n' "$jit_options"
 } | install_conf spark-defaults.conf
 
 # glibc gives every thread that allocates native memory an arena of its own (up to 8 per core)

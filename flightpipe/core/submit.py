@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from flightpipe.core.session import JIT_OPTION
+from flightpipe.core.session import JIT_OPTIONS
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def spark_submit_binary() -> str:
 
 
 def driver_java_options(settings: SubmitSettings) -> str:
-    """Java options of the driver JVM: the project's log4j file and log folder, and the JIT flag."""
+    """Java options of the driver JVM: the project's log4j file and log folder, and the JIT flags."""
     options = []
     if settings.log4j_config:
         options.append(f"-Dlog4j2.configurationFile=file:{settings.log4j_config}")
@@ -49,7 +49,7 @@ def driver_java_options(settings: SubmitSettings) -> str:
             f"-Dderby.stream.error.file={settings.log_dir}/derby.log",
         ]
     # Given on the command line, these options replace spark-defaults' extraJavaOptions.
-    options.append(JIT_OPTION)
+    options += JIT_OPTIONS
     return " ".join(options)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.session import JIT_OPTION
+from flightpipe.core.session import JIT_OPTIONS
 from flightpipe.core.settings import PACKAGE_ROOT
 from flightpipe.core.stages import stage
 from flightpipe.core.submit import SubmitSettings, spark_submit_command
@@ -40,7 +40,7 @@ def test_jars_driver_memory_and_log4j_come_from_the_config(make_config, tmp_path
         f"-Dlog4j2.configurationFile=file:{cfg.spark.log4j_config}",
         f"-Dpipeline.log.dir={cfg.paths.logs}",
         f"-Dderby.stream.error.file={cfg.paths.logs}/derby.log",
-        JIT_OPTION,
+        *JIT_OPTIONS,
     ]
     assert "--py-files" not in cmd
 
