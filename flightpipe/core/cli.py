@@ -177,8 +177,9 @@ def run_stage(
     ``body(spark, cfg, record)`` does the stage's work and fills ``record`` (rows in, out,
     rejected, details). ``before_session`` runs checks that need no JVM (a typo fails in a
     second). With ``hive``, run records waiting in ``var/runs`` are copied into the silver
-    database before the body (so the stage sees the earlier stages of the run) and after it
-    (its own record). ``session_defaults`` are Spark settings the config may override.
+    database after the body (its own record and those of the stages before it), and before
+    it too when the stage reads the run log. ``session_defaults`` are Spark settings the
+    config may override.
     """
 
     def lifecycle(cfg: Settings) -> int:
@@ -200,11 +201,13 @@ def recorded(
 ) -> Any:
     """``body(spark, cfg, record)`` inside the stage's run record; returns what the body returns.
 
-    With ``hive``, pending run records are copied into the silver database before the body
-    (so it sees the earlier stages of the run) and after it (its own record, failed or not).
+    With ``hive``, pending run records are copied into the silver database after the body (its
+    own record, failed or not) and, for a stage that reads ``silver.pipeline_runs`` (gold),
+    before it too, so it sees the earlier stages of the run. The others skip that copy: its
+    two Hive appends cost a few seconds of every stage's start.
     OpenLineage events mark the record's opening (START) and its end (COMPLETE or FAIL).
     """
-    from flightpipe.core import lineage, runlog
+    from flightpipe.core import lineage, runlog, stages
 
     runs = runlog.runs_dir(cfg.paths.var)
     database, warehouse = cfg.catalog.silver_database, cfg.paths.warehouse
@@ -213,7 +216,7 @@ def recorded(
     try:
         with record:
             lineage.publish(cfg.lineage, naming, record)
-            if hive:
+            if hive and stages.reads_run_log(stage):
                 runlog.sync_to_hive(spark, runs, database, warehouse)
             out = body(spark, cfg, record)
     except BaseException:

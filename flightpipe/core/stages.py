@@ -171,6 +171,12 @@ def stage(name: str, graph: Iterable[Stage] = GRAPH) -> Stage:
     raise PipelineError(f"there is no stage '{name}'; the stages are {known}.")
 
 
+def reads_run_log(name: str, graph: Iterable[Stage] = GRAPH) -> bool:
+    """True when the stage called ``name`` reads ``silver.pipeline_runs`` (False for a name
+    outside the graph, such as the bench's steps)."""
+    return any(name.lower() in (s.name, s.step) and "silver.pipeline_runs" in s.reads for s in graph)
+
+
 def order(graph: Iterable[Stage] = GRAPH) -> list[Stage]:
     """Every stage after the stages it needs; ties keep the declaration order."""
     stages = list(graph)

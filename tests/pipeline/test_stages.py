@@ -71,6 +71,14 @@ def test_what_a_stage_writes_the_next_one_reads():
     assert "gold.daily_kpis" in by_name["gold"].writes
 
 
+def test_only_gold_reads_the_run_log_before_its_work():
+    assert [s.name for s in stages.GRAPH if stages.reads_run_log(s.name)] == ["gold"]
+    assert stages.reads_run_log("GOLD")
+    assert not stages.reads_run_log("ml-train")
+    # The bench's own steps are not in the graph.
+    assert not stages.reads_run_log("jdbc_load")
+
+
 def test_upstream():
     assert names(stages.upstream("gold")) == ["mariadb", "ingest", "replay", "streaming", "cleaning", "ml"]
     assert names(stages.upstream("cleaning")) == ["ingest", "replay", "streaming"]
