@@ -13,6 +13,16 @@ from flightpipe.core import net
 from flightpipe.core.settings import Settings, load_config
 from tests.support.project import merge, write_config
 
+# The scripts the tests start with spark-submit live seconds on a few days of data: HotSpot's
+# C2 compiler, whose code pays off over minutes, would take one of the two cores most of that
+# time. Their JVMs stop at C1 (the flag changes no result); the session below, which lives the
+# whole run, keeps both compilers.
+SUBPROCESS_JIT = "-XX:TieredStopAtLevel=1"
+
+
+def pytest_configure(config) -> None:
+    os.environ.setdefault("SPARK_SUBMIT_OPTS", SUBPROCESS_JIT)
+
 
 @pytest.fixture()
 def free_port() -> int:
@@ -62,6 +72,16 @@ def spark(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("spark-session")
     session_cfg = load_config(write_config(root), environ={})
-    session = build_session(session_cfg, "tests")
+    # pyspark starts this JVM through spark-submit, which would read the subprocesses' option.
+    opts = (
+        os.environ.pop("SPARK_SUBMIT_OPTS", None)
+        if os.environ.get("SPARK_SUBMIT_OPTS") == SUBPROCESS_JIT
+        else None
+    )
+    try:
+        session = build_session(session_cfg, "tests")
+    finally:
+        if opts is not None:
+            os.environ["SPARK_SUBMIT_OPTS"] = opts
     yield session
     session.stop()
