@@ -73,15 +73,9 @@ def spark(tmp_path_factory):
     root = tmp_path_factory.mktemp("spark-session")
     session_cfg = load_config(write_config(root), environ={})
     # pyspark starts this JVM through spark-submit, which would read the subprocesses' option.
-    opts = (
-        os.environ.pop("SPARK_SUBMIT_OPTS", None)
-        if os.environ.get("SPARK_SUBMIT_OPTS") == SUBPROCESS_JIT
-        else None
-    )
-    try:
+    with pytest.MonkeyPatch.context() as env:
+        if os.environ.get("SPARK_SUBMIT_OPTS") == SUBPROCESS_JIT:
+            env.delenv("SPARK_SUBMIT_OPTS")
         session = build_session(session_cfg, "tests")
-    finally:
-        if opts is not None:
-            os.environ["SPARK_SUBMIT_OPTS"] = opts
     yield session
     session.stop()

@@ -56,7 +56,7 @@ HOTSPOT_METHOD_LIMIT = "8000"
 # that often and little more, and on two cores C2's thread then took 50-66 CPU-s of a 62 s
 # cleaning of the embedded year (-XX:+CITime) and 90 of a 10M-row one. Ten times those
 # thresholds leave the lukewarm code to C1 while the per-row loops still reach C2 within
-# their first second: embedded cleaning 110-127 -> 81-90 CPU-s, 10M 550 -> 499 CPU-s.
+# their first second: embedded cleaning 108-127 -> 79-109 CPU-s, 10M 550 -> 499 CPU-s.
 JIT_THRESHOLDS = (
     "-XX:Tier4InvocationThreshold=50000",
     "-XX:Tier4MinInvocationThreshold=6000",
@@ -64,6 +64,17 @@ JIT_THRESHOLDS = (
     "-XX:Tier4BackEdgeThreshold=400000",
 )
 JIT_OPTIONS = (JIT_OPTION, *JIT_THRESHOLDS)
+
+
+def java_options(log4j_config: str | None, log_dir: str | None) -> str:
+    """Java options of the driver JVM: the project's log4j file and log folder, and the JIT flags."""
+    options = []
+    if log4j_config:
+        options.append(f"-Dlog4j2.configurationFile=file:{log4j_config}")
+    if log_dir:
+        options += [f"-Dpipeline.log.dir={log_dir}", f"-Dderby.stream.error.file={log_dir}/derby.log"]
+    return " ".join([*options, *JIT_OPTIONS])
+
 
 DERBY_LOCKED = (
     "the Hive metastore {metastore} is locked by another Spark process (embedded Derby admits one "
@@ -138,12 +149,7 @@ def session_conf(
 ) -> dict[str, str]:
     """Every Spark setting the pipeline sets, as one flat map; ``spark.extra_conf`` wins over
     the stage's ``defaults``."""
-    logs = cfg.paths.logs
-    java_opts = (
-        f"-Dlog4j2.configurationFile=file:{cfg.spark.log4j_config} "
-        f"-Dpipeline.log.dir={logs} "
-        f"-Dderby.stream.error.file={logs}/derby.log " + " ".join(JIT_OPTIONS)
-    )
+    java_opts = java_options(cfg.spark.log4j_config, cfg.paths.logs)
     jars = [j for j in cfg.spark.jars if Path(j).is_file()]
     conf = {
         "spark.master": cfg.spark.master,

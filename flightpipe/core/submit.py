@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from flightpipe.core.session import JIT_OPTIONS
+from flightpipe.core.session import java_options
 
 
 @dataclass(frozen=True)
@@ -38,21 +38,6 @@ def spark_submit_binary() -> str:
     return str(Path(sys.executable).parent / "spark-submit")
 
 
-def driver_java_options(settings: SubmitSettings) -> str:
-    """Java options of the driver JVM: the project's log4j file and log folder, and the JIT flags."""
-    options = []
-    if settings.log4j_config:
-        options.append(f"-Dlog4j2.configurationFile=file:{settings.log4j_config}")
-    if settings.log_dir:
-        options += [
-            f"-Dpipeline.log.dir={settings.log_dir}",
-            f"-Dderby.stream.error.file={settings.log_dir}/derby.log",
-        ]
-    # Given on the command line, these options replace spark-defaults' extraJavaOptions.
-    options += JIT_OPTIONS
-    return " ".join(options)
-
-
 def spark_submit_command(
     settings: SubmitSettings,
     script: str,
@@ -80,7 +65,8 @@ def spark_submit_command(
     if jars:
         # The JDBC driver must be on the driver's class path from the JVM's start.
         cmd += ["--driver-class-path", os.pathsep.join(jars)]
-    cmd += ["--driver-java-options", driver_java_options(settings)]
+    # Given on the command line, these options replace spark-defaults' extraJavaOptions.
+    cmd += ["--driver-java-options", java_options(settings.log4j_config, settings.log_dir)]
     for key, value in (conf or {}).items():
         cmd += ["--conf", f"{key}={value}"]
     return [*cmd, script, *extra_args]

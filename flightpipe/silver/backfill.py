@@ -21,16 +21,14 @@ from flightpipe.silver import quality
 from flightpipe.silver.cleaning import (
     CleaningJob,
     expectations,
+    run_confs,
     scan_months,
-    write_confs,
 )
 from flightpipe.silver.conform import conform_source
 from flightpipe.silver.inputs import (
     FlightSource,
-    cleaning_partitions,
     flight_folders,
     read_flight_sources,
-    scan_split_bytes,
     source_identities,
 )
 from flightpipe.silver.plan import (
@@ -117,8 +115,7 @@ def run_backfill(
         log.info("%s: the backfill applies them to its months, the next normal run to all of them", why)
 
     result = CleaningResult(mode="backfill", rule_actions=actions)
-    partitions = cleaning_partitions(sources, job.min_partitions)
-    confs = write_confs(partitions, scan_split_bytes(sources, spark.sparkContext.defaultParallelism))
+    partitions, confs = run_confs(spark, sources, job.min_partitions)
     with temporary_confs(spark, confs):
         carriers = spark.table(f"{db}.airlines") if spark.catalog.tableExists(f"{db}.airlines") else None
         staged, summary = check_flights(

@@ -219,13 +219,10 @@ def run_cleaning(
     airlines = build_airlines(spark, job.bronze) if full else None
     carriers = airlines if full else _table_or_none(spark, f"{db}.airlines")
 
-    # The unique-key window sorts its partitions in memory: sized to the input, they stay
-    # small at any scale (a fixed count fills the memory and spills on a large bronze).
-    partitions = cleaning_partitions(sources, job.min_partitions)
+    partitions, confs = run_confs(spark, sources, job.min_partitions)
     result = CleaningResult(mode=mode, rule_actions=actions)
     processed: dict[str, set[Month]] = {}
-    split = scan_split_bytes(sources, spark.sparkContext.defaultParallelism)
-    with temporary_confs(spark, write_confs(partitions, split)):
+    with temporary_confs(spark, confs):
         staged = None
         try:
             if full or months:
@@ -271,6 +268,17 @@ def run_cleaning(
     sink.extend(freshness_results(newest, job.quality.freshness, runlog.utcnow()))
     save_state(job.state_file, planned.next_state(processed, newest))
     return result
+
+
+def run_confs(
+    spark: SparkSession, sources: list[FlightSource], min_partitions: int
+) -> tuple[int, dict[str, str]]:
+    """The shuffle partitions of a run over ``sources`` and its :func:`write_confs`."""
+    # The unique-key window sorts its partitions in memory: sized to the input, they stay
+    # small at any scale (a fixed count fills the memory and spills on a large bronze).
+    partitions = cleaning_partitions(sources, min_partitions)
+    split = scan_split_bytes(sources, spark.sparkContext.defaultParallelism)
+    return partitions, write_confs(partitions, split)
 
 
 def write_confs(partitions: int, split_bytes: int) -> dict[str, str]:
