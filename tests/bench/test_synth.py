@@ -21,7 +21,7 @@ from flightpipe.silver.stage import clean
 from flightpipe.tools.bench.peers import parse_result, write_reference
 from flightpipe.tools.synth import flights as synthetic
 from flightpipe.tools.synth import reference
-from flightpipe.tools.synth.generate import generate
+from flightpipe.tools.synth.generate import generate, write_flights
 
 YEAR = 2023
 
@@ -37,11 +37,12 @@ def data_lines(folder: Path) -> int:
 
 @pytest.fixture(scope="module")
 def generated(spark, tmp_path_factory):
-    """2,000 flights and two days of weather with seed 7, written twice, and once with seed 8."""
+    """2,000 flights and two days of weather with seed 7, written twice; the flights alone once
+    more with seed 8."""
     base = tmp_path_factory.mktemp("synth")
-    runs = {}
-    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
-        runs[name] = generate(spark, 2_000, base / name, seed=seed, year=YEAR, weather_days=2)
+    runs = {name: generate(spark, 2_000, base / name, seed=7, year=YEAR, weather_days=2) for name in "ab"}
+    synthetic_flights = synthetic.flights(spark, 2_000, 8, YEAR)
+    runs["c"] = {"bts_files": write_flights(synthetic_flights, str(base / "c"), YEAR)}
     return base, runs
 
 
@@ -154,7 +155,7 @@ def test_shape_is_realistic(spark):
 
 def test_ingest_and_cleaning_accept_the_output(generated, spark, make_config, database, record):
     base, _ = generated
-    out = base / "c"
+    out = base / "b"
     cfg, _ = make_config(
         {
             "ingest": {
