@@ -41,12 +41,13 @@ from flightpipe.silver.conform import (
 from flightpipe.silver.freshness import freshness_results, merge_newest
 from flightpipe.silver.inputs import (
     FlightSource,
+    bronze_size,
     cleaning_partitions,
     flight_folders,
     months_of,
     read_flight_sources,
-    scan_split_bytes,
     source_identities,
+    split_bytes,
 )
 from flightpipe.silver.plan import (
     STATE_VERSION,
@@ -276,8 +277,9 @@ def run_confs(
     """The shuffle partitions of a run over ``sources`` and its :func:`write_confs`."""
     # The unique-key window sorts its partitions in memory: sized to the input, they stay
     # small at any scale (a fixed count fills the memory and spills on a large bronze).
-    partitions = cleaning_partitions(sources, min_partitions)
-    split = scan_split_bytes(sources, spark.sparkContext.defaultParallelism)
+    size, files = bronze_size(sources)
+    partitions = cleaning_partitions(size, min_partitions)
+    split = split_bytes(size, files, spark.sparkContext.defaultParallelism)
     return partitions, write_confs(partitions, split)
 
 

@@ -120,14 +120,13 @@ def split_bytes(total_bytes: int, files: int, cores: int) -> int:
     return max(MIN_SPLIT_BYTES, min(MAX_SPLIT_BYTES, wanted))
 
 
-def scan_split_bytes(sources: list[FlightSource], cores: int) -> int:
-    """:func:`split_bytes` of the bronze flight files of ``sources``."""
+def bronze_size(sources: list[FlightSource]) -> tuple[int, int]:
+    """Bytes and number of the bronze flight files of ``sources`` (one listing)."""
     infos = file_infos(f for s in sources for f in s.files)
-    return split_bytes(sum(f.size for f in infos.values()), len(infos), cores)
+    return sum(f.size for f in infos.values()), len(infos)
 
 
-def cleaning_partitions(sources: list[FlightSource], minimum: int) -> int:
-    """Shuffle partitions for a run: one per 8 MB of bronze parquet (about 25 MB of
-    shuffled rows), at least ``minimum``."""
-    size = sum(f.size for f in file_infos(f for s in sources for f in s.files).values())
-    return max(minimum, math.ceil(size / BRONZE_BYTES_PER_PARTITION))
+def cleaning_partitions(bronze_bytes: int, minimum: int) -> int:
+    """Shuffle partitions for a run over ``bronze_bytes`` of bronze parquet: one per 8 MB
+    (about 25 MB of shuffled rows), at least ``minimum``."""
+    return max(minimum, math.ceil(bronze_bytes / BRONZE_BYTES_PER_PARTITION))

@@ -41,8 +41,7 @@ def generated(spark, tmp_path_factory):
     more with seed 8."""
     base = tmp_path_factory.mktemp("synth")
     runs = {name: generate(spark, 2_000, base / name, seed=7, year=YEAR, weather_days=2) for name in "ab"}
-    synthetic_flights = synthetic.flights(spark, 2_000, 8, YEAR)
-    runs["c"] = {"bts_files": write_flights(synthetic_flights, str(base / "c"), YEAR)}
+    write_flights(synthetic.flights(spark, 2_000, 8, YEAR), str(base / "c"), YEAR)
     return base, runs
 
 

@@ -24,7 +24,7 @@ from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import temporary_conf
 from flightpipe.core.settings import load_config
 from flightpipe.silver.dryrun import describe_cleaning
-from flightpipe.silver.inputs import FlightSource, cleaning_partitions, scan_split_bytes, split_bytes
+from flightpipe.silver.inputs import FlightSource, bronze_size, cleaning_partitions, split_bytes
 from flightpipe.silver.plan import state_path
 from flightpipe.silver.stage import clean
 from flightpipe.silver.tables import publish_partitions, table_location, table_partitions
@@ -301,10 +301,12 @@ def test_shuffle_partitions_follow_the_bronze_size(spark, tmp_path):
             fh.truncate(size)
     files = [(tmp_path / n).as_uri() for n in sizes]
     sources = [FlightSource("flights", str(tmp_path), None, files)]
-    assert cleaning_partitions(sources, 2) == 4  # 25 MB at 8 MB a partition
-    assert cleaning_partitions(sources, 8) == 8  # never below the configured count
+    size, count = bronze_size(sources)
+    assert (size, count) == (25 * 2**20, 2)
+    assert cleaning_partitions(size, 2) == 4  # 25 MB at 8 MB a partition
+    assert cleaning_partitions(size, 8) == 8  # never below the configured count
     # Scan splits: about 4 per core, between 16 and 128 MB (2 files count 2 x 4 MB of open cost).
-    assert scan_split_bytes(sources, 2) == 16 * 2**20  # 33 MB / 8 is below the floor
+    assert split_bytes(size, count, 2) == 16 * 2**20  # 33 MB / 8 is below the floor
     assert split_bytes(435 * 2**20, 29, 2) == math.ceil((435 + 29 * 4) * 2**20 / 8)  # 10M rows: 8-9 tasks
     assert split_bytes(10 * 2**30, 100, 2) == 128 * 2**20  # Spark's default above
     before = spark.conf.get("spark.sql.shuffle.partitions")
