@@ -33,6 +33,7 @@ from flightpipe.core import runlog
 from flightpipe.core.frames import union_all
 from flightpipe.core.sections import Cleaning, Quality
 from flightpipe.core.session import temporary_confs
+from flightpipe.core.splits import split_bytes
 from flightpipe.silver import checks, quality, weather
 from flightpipe.silver.conform import (
     conform_source,
@@ -41,13 +42,12 @@ from flightpipe.silver.conform import (
 from flightpipe.silver.freshness import freshness_results, merge_newest
 from flightpipe.silver.inputs import (
     FlightSource,
-    bronze_size,
+    bronze_file_sizes,
     cleaning_partitions,
     flight_folders,
     months_of,
     read_flight_sources,
     source_identities,
-    split_bytes,
 )
 from flightpipe.silver.plan import (
     STATE_VERSION,
@@ -277,9 +277,9 @@ def run_confs(
     """The shuffle partitions of a run over ``sources`` and its :func:`write_confs`."""
     # The unique-key window sorts its partitions in memory: sized to the input, they stay
     # small at any scale (a fixed count fills the memory and spills on a large bronze).
-    size, files = bronze_size(sources)
-    partitions = cleaning_partitions(size, min_partitions)
-    split = split_bytes(size, files, spark.sparkContext.defaultParallelism)
+    sizes = bronze_file_sizes(sources)
+    partitions = cleaning_partitions(sum(map(sum, sizes)), min_partitions)
+    split = split_bytes(sizes, spark.sparkContext.defaultParallelism)
     return partitions, write_confs(partitions, split)
 
 

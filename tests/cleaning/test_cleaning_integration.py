@@ -9,7 +9,6 @@ with arr_delay >= 15; 67 + 69 + 72 = 208 weather hours.
 from __future__ import annotations
 
 import json
-import math
 import uuid
 from datetime import date, datetime
 from pathlib import Path
@@ -23,8 +22,9 @@ from flightpipe.core.cli import recorded
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.session import temporary_conf
 from flightpipe.core.settings import load_config
+from flightpipe.silver.cleaning import run_confs
 from flightpipe.silver.dryrun import describe_cleaning
-from flightpipe.silver.inputs import FlightSource, bronze_size, cleaning_partitions, split_bytes
+from flightpipe.silver.inputs import FlightSource, bronze_file_sizes, cleaning_partitions
 from flightpipe.silver.plan import state_path
 from flightpipe.silver.stage import clean
 from flightpipe.silver.tables import publish_partitions, table_location, table_partitions
@@ -301,14 +301,15 @@ def test_shuffle_partitions_follow_the_bronze_size(spark, tmp_path):
             fh.truncate(size)
     files = [(tmp_path / n).as_uri() for n in sizes]
     sources = [FlightSource("flights", str(tmp_path), None, files)]
-    size, count = bronze_size(sources)
-    assert (size, count) == (25 * 2**20, 2)
+    assert bronze_file_sizes(sources) == [[20 * 2**20, 5 * 2**20]]
+    size = 25 * 2**20
     assert cleaning_partitions(size, 2) == 4  # 25 MB at 8 MB a partition
     assert cleaning_partitions(size, 8) == 8  # never below the configured count
-    # Scan splits: about 4 per core, between 16 and 128 MB (2 files count 2 x 4 MB of open cost).
-    assert split_bytes(size, count, 2) == 16 * 2**20  # 33 MB / 8 is below the floor
-    assert split_bytes(435 * 2**20, 29, 2) == math.ceil((435 + 29 * 4) * 2**20 / 8)  # 10M rows: 8-9 tasks
-    assert split_bytes(10 * 2**30, 100, 2) == 128 * 2**20  # Spark's default above
+    # The run's scan split comes from these sizes (tests/core/test_splits.py): 16 MB here, the
+    # 20 MB file cut into 16 + 4 MB and the 4 MB piece packed with the 5 MB file, two tasks.
+    partitions, confs = run_confs(spark, sources, 2)
+    assert partitions == 4
+    assert confs["spark.sql.files.maxPartitionBytes"] == str(16 * 2**20)
     before = spark.conf.get("spark.sql.shuffle.partitions")
     with temporary_conf(spark, "spark.sql.shuffle.partitions", "13"):
         assert spark.conf.get("spark.sql.shuffle.partitions") == "13"
