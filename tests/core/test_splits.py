@@ -57,17 +57,24 @@ def test_split_bytes_keeps_the_largest_task_from_running_alone_at_the_end():
     assert makespan(tasks, 2) <= 1.04 * ideal
 
 
-@pytest.mark.parametrize("split_kb", [40, 64, 100, 250])
-def test_scan_tasks_match_the_partitions_spark_makes(spark, tmp_path, split_kb):
-    # Files of a few sizes (random hex does not compress), read with a small open cost so that
-    # splits of tens of kilobytes cut and pack them as the megabyte ones are at scale.
-    folder = str(tmp_path / "files")
+@pytest.fixture(scope="module")
+def six_files(spark, tmp_path_factory):
+    """A folder of six parquet files of different sizes (random hex does not compress)."""
+    folder = tmp_path_factory.mktemp("splits") / "files"
     for rows in (300, 900, 1500, 2600, 400, 1200):
         spark.range(rows).select(F.sha2(F.col("id").cast("string"), 256).alias("h")).coalesce(1).write.mode(
             "append"
-        ).parquet(folder)
-    sizes = [p.stat().st_size for p in (tmp_path / "files").glob("part-*.parquet")]
+        ).parquet(str(folder))
+    sizes = [p.stat().st_size for p in folder.glob("part-*.parquet")]
     assert len(sizes) == 6
+    return str(folder), sizes
+
+
+@pytest.mark.parametrize("split_kb", [40, 64, 100, 250])
+def test_scan_tasks_match_the_partitions_spark_makes(spark, six_files, split_kb):
+    # A small open cost, so that splits of tens of kilobytes cut and pack these files as the
+    # megabyte ones are cut and packed at scale.
+    folder, sizes = six_files
     cores = spark.sparkContext.defaultParallelism
     confs = {
         "spark.sql.files.openCostInBytes": "8192",
