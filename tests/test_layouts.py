@@ -13,7 +13,7 @@ from flightpipe.bronze.ingest import run_ingest
 from flightpipe.contracts.layouts import DATAEXPO, FLIGHT_LAYOUTS
 from flightpipe.core.runlog import StageRun, runs_dir
 from flightpipe.core.settings import load_config
-from flightpipe.silver.conform import conform_source, with_time_zones
+from flightpipe.silver.conform import bronze_rows, conform_source, source_values, with_time_zones
 from flightpipe.silver.inputs import flight_folders, read_flight_sources
 from flightpipe.silver.times import with_utc_times
 from tests.support.dataexpo import line, write_dataexpo
@@ -87,15 +87,18 @@ def test_dataexpo_rows_conform_to_utc_times_and_flags(spark, landed):
     cfg, _, files = landed
     [source] = read_flight_sources(spark, cfg.paths.bronze, flight_folders(cfg.paths.bronze))
     airports = spark.createDataFrame(ZONES, "airport string, tz_name string")
+    # Each row's source values, read back by its file and row index as a quarantined row's are.
+    values = bronze_rows(source).transform(source_values)
     got = (
         conform_source(source)
+        .join(values, ["_bronze_file", "_bronze_row"])
         .transform(with_time_zones(airports))
         .transform(with_utc_times)
         .select(
             "flight_date", "carrier", "flight_number", "tail_number", "origin", "dest",
             "sched_dep_utc", "dep_utc", "sched_arr_utc", "arr_utc", "is_cancelled", "is_diverted",
             "source_format", F.regexp_extract("_source_file", r"[^/]+$", 0).alias("file"),
-            F.col("_raw_dataexpo.CancellationCode").alias("raw_code"),
+            F.get_json_object("raw_values", "$.CancellationCode").alias("raw_code"),
         )
     )  # fmt: skip
     jan, jul = date(2008, 1, 15), date(2008, 7, 10)

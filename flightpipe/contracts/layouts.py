@@ -67,11 +67,6 @@ class FlightLayout:
         if set(self.staged) != expected:
             raise ValueError(f"layout {self.name} maps {sorted(self.staged)}, expected {sorted(expected)}")
 
-    @property
-    def raw_column(self) -> str:
-        """The staged struct holding a row's source values (kept for quarantined rows)."""
-        return f"_raw_{self.name}"
-
     def header_schema(self, header: list[str]) -> StructType:
         """The read schema of a file with this header: known columns typed, the rest strings."""
         return S.header_schema(header, self.types)

@@ -1,8 +1,9 @@
 """Pure conform transformations: bronze flight rows of every layout to the silver columns.
 
 Rows of each declared flight layout (contracts/layouts.py) are staged to one set of columns
-(local hhmm times, flags, lineage and the raw source row), bucketed by month, given their airports' time zones, UTC
-times and quality outcome (staging.py gives them the columns of both silver flight tables).
+(local hhmm times, flags, lineage and where each row was read), bucketed by month, given their
+airports' time zones, UTC times and quality outcome (staging.py gives them the columns of both
+silver flight tables).
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from flightpipe.silver import quality
 from flightpipe.silver.inputs import STREAM_TABLE, FlightSource
 from flightpipe.silver.plan import NO_DATE, Month
 from flightpipe.silver.times import with_utc_times
+
+# Where a staged row was read: its index in its bronze file (``_bronze_file``).
+BRONZE_ROW = "_bronze_row"
 
 
 def clean_code(c: Column) -> Column:
@@ -40,12 +44,12 @@ def lineage() -> list[Column]:
 def conform_layout(layout: FlightLayout):
     """A transform staging bronze rows of ``layout`` through its declared mapping.
 
-    A typed column of the layout that the rows lack (an older download) reads as null; the
-    raw struct holds the layout's columns the rows have, under their source names.
+    A typed column of the layout that the rows lack (an older download) reads as null. The
+    source columns themselves are not carried: a quarantined row keeps its bronze row index
+    (``_bronze_row``, when the rows have one), and its source values are read back by it.
     """
 
     def transform(df: DataFrame) -> DataFrame:
-        raw = F.struct(*[F.col(n) for n in layout.schema.fieldNames() if n in df.columns])
         missing = {n: F.lit(None).cast(t) for n, t in layout.types.items() if n not in df.columns}
         staged = []
         for name, dtype in STAGED:
@@ -55,7 +59,7 @@ def conform_layout(layout: FlightLayout):
             *staged,
             F.lit(layout.name).alias("source_format"),
             *lineage(),
-            raw.alias(layout.raw_column),
+            *([F.col(BRONZE_ROW)] if BRONZE_ROW in df.columns else []),
         )
 
     return transform
@@ -73,18 +77,32 @@ def with_bronze_file(table: str):
     return transform
 
 
-def conform_source(source: FlightSource) -> DataFrame:
-    """All rows of one bronze folder in the staged columns (every layout whose columns it has)."""
-    df = source.df.transform(with_bronze_file(source.table))
+def with_bronze_row(df: DataFrame) -> DataFrame:
+    """``_bronze_row``: the row's index in its bronze parquet file (``_bronze_file``)."""
+    return df.withColumn(BRONZE_ROW, F.col("_metadata.row_index"))
+
+
+def layout_rows(df: DataFrame) -> list[tuple[FlightLayout, DataFrame]]:
+    """The rows of ``df`` of each flight layout whose columns it has."""
     # A row without a source_format (an early streaming sink) is of the default layout.
     fmt = F.lit(DEFAULT.name)
     if "source_format" in df.columns:
         fmt = F.coalesce(F.col("source_format"), fmt)
-    parts = [
-        df.where(fmt == layout.name).transform(conform_layout(layout))
+    return [
+        (layout, df.where(fmt == layout.name))
         for layout in FLIGHT_LAYOUTS
         if set(layout.required) <= set(df.columns)
     ]
+
+
+def bronze_rows(source: FlightSource) -> DataFrame:
+    """The rows of one bronze folder with their file, folder and row index."""
+    return source.df.transform(with_bronze_file(source.table)).transform(with_bronze_row)
+
+
+def conform_source(source: FlightSource) -> DataFrame:
+    """All rows of one bronze folder in the staged columns (every layout whose columns it has)."""
+    parts = [rows.transform(conform_layout(layout)) for layout, rows in layout_rows(bronze_rows(source))]
     if not parts:
         names = " nor ".join(layout.name for layout in FLIGHT_LAYOUTS)
         raise PipelineError(
@@ -92,6 +110,23 @@ def conform_source(source: FlightSource) -> DataFrame:
             "re-land it with ingest.py or streaming.py."
         )
     return union_all(parts)
+
+
+def source_values(df: DataFrame) -> DataFrame:
+    """``_bronze_file``, ``_bronze_row`` and ``raw_values`` of bronze rows: the source columns of
+    the row's layout (those the rows have, under their source names) as JSON."""
+    return union_all(
+        [
+            rows.select(
+                "_bronze_file",
+                BRONZE_ROW,
+                F.to_json(F.struct(*[F.col(n) for n in layout.schema.fieldNames() if n in df.columns])).alias(
+                    "raw_values"
+                ),
+            )
+            for layout, rows in layout_rows(df)
+        ]
+    )
 
 
 def with_bucket(df: DataFrame) -> DataFrame:
@@ -175,7 +210,7 @@ def clean_flights(
                 settings,
                 actions,
                 table_priority,
-                quarantine_only=tuple(c for c in df.columns if c.startswith("_raw_")),
+                quarantine_only=(BRONZE_ROW,) if BRONZE_ROW in df.columns else (),
                 partitions=partitions,
             )
         )

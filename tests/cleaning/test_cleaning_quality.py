@@ -209,7 +209,7 @@ def test_actions_from_config(spark):
     assert_df_equality(outcomes(spark, rows, actions), expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_raw_values_are_kept_on_quarantined_rows_only(spark):
+def test_bronze_row_is_kept_on_quarantined_rows_only(spark):
     key = {"flight_number": 7}
     rows = [
         row("good"),
@@ -219,23 +219,24 @@ def test_raw_values_are_kept_on_quarantined_rows_only(spark):
         row("kept", **key, _ingested_at=datetime(2027, 1, 1)),
     ]
     actions = quality.resolve_actions({"plausible_delays": "warn"}, "test")
-    staged = spark.createDataFrame(rows, STAGED).withColumn("_raw_x", F.struct(F.col("id").alias("id")))
+    # A row index per row: the length of its id ("bad" is row 3).
+    staged = spark.createDataFrame(rows, STAGED).withColumn("_bronze_row", F.length("id").cast("long"))
     out = (
         staged.transform(with_time_zones(airports(spark)))
         .transform(with_utc_times)
         .transform(with_delay_flag)
-        .transform(lambda df: quality.with_quality_outcome(df, SETTINGS, actions, F.lit(0), ("_raw_x",)))
-        .select("id", "outcome", F.col("_raw_x.id").alias("raw_id"))
+        .transform(lambda df: quality.with_quality_outcome(df, SETTINGS, actions, F.lit(0), ("_bronze_row",)))
+        .select("id", "outcome", "_bronze_row")
     )
     expected = spark.createDataFrame(
         [
             ("good", "silver", None),
-            ("bad", "quarantined", "bad"),
+            ("bad", "quarantined", 3),
             ("warned", "silver", None),
             ("copy", "duplicate", None),
             ("kept", "silver", None),
         ],
-        "id string, outcome string, raw_id string",
+        "id string, outcome string, _bronze_row long",
     )
     assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
 
