@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Mapping
@@ -84,6 +85,11 @@ _KNOWN_JAVA_FAILURES = (
         "java.lang.OutOfMemoryError",
         "Spark ran out of memory; raise spark.driver_memory in {config}.",
     ),
+    (
+        # A file listed when the stage planned its read and gone when a task opened it.
+        "FAILED_READ_FILE.FILE_NOT_EXIST",
+        "the file {file} was moved or deleted while the stage read it; run the stage again.",
+    ),
 )
 
 
@@ -96,9 +102,11 @@ def translate(exc: BaseException, cfg: Settings | None) -> str | None:
         cause = cause.__cause__ or cause.__context__
     for needle, sentence in _KNOWN_JAVA_FAILURES:
         if needle in text:
+            file = re.search(r"while reading file (\S+?)\.?\s", text)
             return sentence.format(
                 metastore=cfg.paths.metastore_db if cfg else "metastore_db",
                 config=cfg.config_file if cfg else "the config",
+                file=file.group(1) if file else "a Spark input file",
             )
     return None
 

@@ -216,8 +216,12 @@ def fill_raw_values(staged: StagedFlights, sources: list[FlightSource], quaranti
     # before it touches its other columns, only for plans of at most maxFields columns (100 by
     # default, fewer than a BTS row's): row by row, every column of every row would be decoded.
     widest = max(len(s.df.columns) for s in sources) + 8
-    with temporary_conf(spark, "spark.sql.codegen.maxFields", str(max(widest, 100))):
-        filled.write.mode("overwrite").partitionBy(*PARTITIONS).parquet(path)
+    try:
+        with temporary_conf(spark, "spark.sql.codegen.maxFields", str(max(widest, 100))):
+            filled.write.mode("overwrite").partitionBy(*PARTITIONS).parquet(path)
+    except BaseException:
+        storage.delete(path)
+        raise
     missing = int(seen.get["missing"] or 0)
     if missing:
         storage.delete(path)

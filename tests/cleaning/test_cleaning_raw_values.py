@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from pyspark.sql import functions as F
 
 from flightpipe.contracts.sources import NYC_FLIGHTS
+from flightpipe.core.cli import translate
 from flightpipe.core.errors import PipelineError
 from flightpipe.silver import quality
 from flightpipe.silver.conform import bronze_rows, source_values
@@ -28,10 +31,9 @@ def source_dict(row: tuple) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def bronze(spark, tmp_path_factory):
-    """A bronze slot of two files, FIRST then SECOND, each written in its rows' order."""
-    root = tmp_path_factory.mktemp("raw_values") / "bronze"
+def write_bronze(spark, root):
+    """A bronze slot of two files, FIRST then SECOND, each written in its rows' order, read;
+    with the URI of each file by its source file (a.csv, b.csv)."""
     folder = root / "flights_batch" / "source_format=nycflights13"
     for rows, name in ((FIRST, "a.csv"), (SECOND, "b.csv")):
         df = with_lineage(spark.createDataFrame(rows, NYC_FLIGHTS), name, datetime(2026, 1, 1), "b1")
@@ -39,6 +41,11 @@ def bronze(spark, tmp_path_factory):
     [source] = read_flight_sources(spark, str(root), flight_folders(str(root)))
     uris = {r["_source_file"]: r["_bronze_file"] for r in bronze_rows(source).select("_source_file", "_bronze_file").distinct().collect()}  # fmt: skip
     return source, uris
+
+
+@pytest.fixture(scope="module")
+def bronze(spark, tmp_path_factory):
+    return write_bronze(spark, tmp_path_factory.mktemp("raw_values") / "bronze")
 
 
 def test_source_values_are_each_rows_own_columns(bronze):
@@ -100,4 +107,20 @@ def test_a_row_no_longer_in_bronze_stops_the_run_with_one_sentence(spark, bronze
         PipelineError, match=r"^1 quarantined bronze row could not be read back .* run cleaning.py again"
     ):
         fill_raw_values(staged, [source], quarantined=2)
+    assert not (tmp_path / "staging-quarantined").exists()
+
+
+def test_a_bronze_file_deleted_meanwhile_is_named_in_one_sentence(spark, tmp_path):
+    source, uris = write_bronze(spark, tmp_path / "bronze")
+    staged = stage(spark, tmp_path, [(1, uris["b.csv"], 0, quality.QUARANTINED)])
+    Path(urlparse(uris["b.csv"]).path).unlink()
+    with pytest.raises(Exception) as failed:
+        fill_raw_values(staged, [source], quarantined=1)
+    name = uris["b.csv"].rsplit("/", 1)[1]
+    sentence = translate(failed.value, None)
+    assert (
+        sentence is not None
+        and sentence.startswith("the file ")
+        and sentence.endswith(f"{name} was moved or deleted while the stage read it; run the stage again.")
+    )
     assert not (tmp_path / "staging-quarantined").exists()
