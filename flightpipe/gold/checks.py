@@ -1,7 +1,7 @@
 """Gold's checks before the swap: the marts agree with silver, and the flights' weather coverage.
 
-Silver's totals are observed on a scan of silver.flights of their own, the weather
-coverage on weather_impact's join; the marts' own totals come from the small persisted marts.
+Silver's totals come from an aggregate of silver.flights of their own, the weather
+coverage from weather_impact's buckets; the marts' own totals come from the small persisted marts.
 A failing ``fail`` check stops the load before the swap: MariaDB keeps the previous tables.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from pyspark.sql import Column, DataFrame, Observation
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from flightpipe.contracts.quality import DATASET, FAILED, PASS, WARN, CheckResult, failed_dataset_check
@@ -18,11 +18,13 @@ from flightpipe.core.errors import PipelineError
 GOLD_TOTALS, WEATHER_COVERAGE = "gold_totals", "weather_coverage"
 TOTALS = ("flights", "cancelled", "delayed_15")
 # The marts that count every silver flight once.
+# weather_impact's factor whose buckets the weather coverage is summed over.
+COVERAGE_FACTOR = "precipitation"
 FLIGHT_MARTS = ("delay_by_carrier", "delay_by_airport_month", "delay_by_hour", "route_delays", "daily_kpis")
 
 
 def silver_totals() -> list[Column]:
-    """What silver.flights holds, observed while the marts are counted."""
+    """What silver.flights holds, computed while the marts are counted."""
     return [
         F.count(F.lit(1)).alias("flights"),
         F.count_if(F.col("is_cancelled")).alias("cancelled"),
@@ -30,10 +32,10 @@ def silver_totals() -> list[Column]:
     ]
 
 
-def observe_totals(facts: DataFrame) -> tuple[DataFrame, Observation]:
-    """``facts`` observed for :func:`silver_totals` (read after the first action on it)."""
-    seen = Observation("silver_totals")
-    return facts.observe(seen, *silver_totals()), seen
+def totals_frame(facts: DataFrame) -> DataFrame:
+    """:func:`silver_totals` of ``facts`` as one row (a plain aggregate: an observation on the
+    scan would be evaluated row by row outside the generated code)."""
+    return facts.agg(*silver_totals())
 
 
 def mart_totals(marts: Mapping[str, DataFrame]) -> dict[str, dict[str, int]]:
@@ -100,8 +102,14 @@ def totals_result(
 
 
 def coverage_columns() -> list[Column]:
-    """Flights, and flights with a weather row at their origin and scheduled UTC hour."""
-    return [F.count(F.lit(1)).alias("flights"), F.count("_weather_hour").alias("with_weather")]
+    """Flights, and flights with a weather row at their origin and scheduled UTC hour, over
+    weather_impact's buckets before its final select (every flight is in one bucket of each
+    factor, so one factor's buckets count each flight once)."""
+    one_factor = F.col("factor") == COVERAGE_FACTOR
+    return [
+        F.sum(F.when(one_factor, F.col("flights"))).alias("flights"),
+        F.sum(F.when(one_factor, F.col("_with_weather"))).alias("with_weather"),
+    ]
 
 
 def coverage_result(flights: int, with_weather: int, minimum: float, action: str) -> CheckResult:

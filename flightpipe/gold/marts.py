@@ -152,7 +152,9 @@ def _bucket(factor: str, value: SparkColumn, edges, top: str, zero_bucket: bool)
 def weather_impact(facts: DataFrame, weather: DataFrame, coverage: Observation | None = None) -> DataFrame:
     # Grain: one row per weather factor and bucket. Each flight is counted once per factor,
     # with the origin's weather in its scheduled departure hour (UTC). ``coverage`` observes
-    # the flights with and without a weather row on the join itself (gold's weather check).
+    # the flights with and without a weather row (gold's weather check) on the aggregated
+    # buckets: an observation on the joined rows themselves is evaluated row by row outside
+    # the generated code, a third of the join's CPU at 10M flights.
     hourly = weather.select(
         F.col("airport").alias("origin"),
         F.col("hour_utc").alias("sched_dep_hour_utc"),
@@ -161,22 +163,24 @@ def weather_impact(facts: DataFrame, weather: DataFrame, coverage: Observation |
         "wind_speed_kmh",
         F.lit(1).alias("_weather_hour"),
     ).dropDuplicates(["origin", "sched_dep_hour_utc"])
-    joined = facts.join(hourly, ["origin", "sched_dep_hour_utc"], "left")
-    if coverage is not None:
-        from flightpipe.gold.checks import coverage_columns
-
-        joined = joined.observe(coverage, *coverage_columns())
     buckets = F.array(
         _bucket("precipitation", F.col("precip_mm"), PRECIP_BUCKETS, PRECIP_TOP, True),
         _bucket("visibility", F.col("visibility_km"), VISIBILITY_BUCKETS, VISIBILITY_TOP, False),
         _bucket("wind", F.col("wind_speed_kmh"), WIND_BUCKETS, WIND_TOP, False),
     )
-    return (
-        joined.withColumn("b", F.explode(buckets))
-        .select("b.*", *FACT_COLUMNS)
+    by_bucket = (
+        facts.join(hourly, ["origin", "sched_dep_hour_utc"], "left")
+        .withColumn("b", F.explode(buckets))
+        .select("b.*", "_weather_hour", *FACT_COLUMNS)
         .groupBy("factor", "bucket", "bucket_order")
-        .agg(*_delay_aggs())
-        .transform(with_rates)
+        .agg(*_delay_aggs(), F.count("_weather_hour").alias("_with_weather"))
+    )
+    if coverage is not None:
+        from flightpipe.gold.checks import coverage_columns
+
+        by_bucket = by_bucket.observe(coverage, *coverage_columns())
+    return (
+        by_bucket.transform(with_rates)
         .withColumn("bucket_order", F.col("bucket_order").cast("int"))
         .select(*WEATHER_IMPACT.column_names)
     )

@@ -29,8 +29,19 @@ from flightpipe.silver.summary import log_checks
 log = logging.getLogger("flightpipe.gold")
 
 
-def _required_table(spark: SparkSession, table: str, columns: tuple[str, ...], metastore: str) -> DataFrame:
-    if not spark.catalog.tableExists(table):
+def silver_tables(spark: SparkSession, database: str) -> set[str]:
+    """The tables of ``database``, in one metastore call (a ``tableExists`` per table costs a
+    Hive round trip each)."""
+    if not spark.catalog.databaseExists(database):
+        return set()
+    return {r.tableName for r in spark.sql(f"SHOW TABLES IN `{database}`").collect() if not r.isTemporary}
+
+
+def _required_table(
+    spark: SparkSession, tables: set[str], database: str, name: str, columns: tuple[str, ...], metastore: str
+) -> DataFrame:
+    table = f"{database}.{name}"
+    if name not in tables:
         raise PipelineError(
             f"silver table {table} does not exist in the metastore at {metastore}; run cleaning.py first."
         )
@@ -46,24 +57,22 @@ def _required_table(spark: SparkSession, table: str, columns: tuple[str, ...], m
 
 def read_silver(spark: SparkSession, database: str, metastore: str) -> Silver:
     """The silver tables, checked for existence and for the columns the marts use."""
+    existing = silver_tables(spark, database)
     tables = {
-        name: _required_table(spark, f"{database}.{name}", columns, metastore)
+        name: _required_table(spark, existing, database, name, columns, metastore)
         for name, columns in REQUIRED_SILVER.items()
     }
     metrics_table = f"{database}.model_metrics"
-    has_metrics = spark.catalog.tableExists(metrics_table)
+    has_metrics = "model_metrics" in existing
     if has_metrics:
         metrics = spark.table(metrics_table)
     else:
         log.info("%s does not exist (ML.py has not run): model_performance will be empty", metrics_table)
         metrics = spark.createDataFrame([], StructType([]))
-    runs_table = f"{database}.pipeline_runs"
-    if spark.catalog.tableExists(runs_table):
-        runs = spark.table(runs_table)
-    else:
+    runs = spark.table(f"{database}.pipeline_runs") if "pipeline_runs" in existing else None
+    if runs is None:
         runs = spark.createDataFrame([], RUNS_SCHEMA)
-    dq_table = f"{database}.dq_results"
-    dq = spark.table(dq_table) if spark.catalog.tableExists(dq_table) else None
+    dq = spark.table(f"{database}.dq_results") if "dq_results" in existing else None
     return Silver(
         flights=tables["flights"],
         weather=tables["weather_hourly"],
@@ -108,7 +117,7 @@ def run_gold(
     # less than encoding all the fact columns into Spark's in-memory cache first (26 of gold's
     # 75 CPU-s at 10M rows). Silver's totals get one scan of their own in the same job.
     silver.flights = silver.flights.select(*FACT_COLUMNS)
-    totals, seen = checks.observe_totals(silver.flights)
+    totals = checks.totals_frame(silver.flights).persist(StorageLevel.MEMORY_AND_DISK)
     coverage = Observation("weather_coverage")
     built = [(spec, df.persist(StorageLevel.MEMORY_AND_DISK)) for spec, df in build_marts(silver, coverage)]
     keep: dict[str, str] = {}
@@ -118,11 +127,13 @@ def run_gold(
     # The report reads the whole marts; the load sends only the range's rows of the kept ones.
     loads = [(spec, df.where(keep[spec.name]) if spec.name in keep else df) for spec, df in built]
     try:
-        # One job counts silver.flights and materialises every mart.
-        stage.rows_in, *expected = jdbc.count_rows([totals, *(df for _, df in loads)])
+        # One job computes silver's totals and materialises every mart.
+        _, *expected = jdbc.count_rows([totals, *(df for _, df in loads)])
+        silver_totals = totals.first().asDict()
+        stage.rows_in = int(silver_totals["flights"])
         log.info("%s.flights: %d flights", database, stage.rows_in)
         marts = {spec.name: df for spec, df in built}
-        stage.checks.extend(gold_checks(cfg, seen.get, coverage.get, marts))
+        stage.checks.extend(gold_checks(cfg, silver_totals, coverage.get, marts))
         log_checks(stage.checks)
         checks.raise_failed(stage.checks, gold.database, cfg.config_file)
         quality = data_quality(spark, silver.dq_results, stage)
@@ -159,6 +170,7 @@ def run_gold(
         )
         log.info("report: %s", report.write_report(cfg.paths.reports, data))
     finally:
+        totals.unpersist()
         for _, df in built:
             df.unpersist()
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from chispa import assert_df_equality
+from pyspark.sql import Observation
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType, LongType, StructType
 
@@ -42,6 +43,18 @@ def test_weather_impact_matches_hand_computed_values(spark):
     assert_df_equality(
         actual, expected(spark, "weather_impact", actual), ignore_row_order=True, ignore_nullable=True
     )
+
+
+def test_weather_impact_observes_the_flights_with_a_weather_row(spark):
+    # Flight 8 has no weather row; flight 6 has one without visibility, which counts. Flight 1's
+    # hour given twice still counts its two flights once each.
+    rows = gold_data.WEATHER_ROWS + gold_data.WEATHER_ROWS[:1]
+    weather = spark.createDataFrame(rows, SILVER_WEATHER_HOURLY)
+    coverage = Observation("coverage")
+    actual = marts.weather_impact(facts(spark), weather, coverage)
+    assert actual.columns == contracts.WEATHER_IMPACT.column_names
+    actual.collect()
+    assert coverage.get == {"flights": 10, "with_weather": 9}
 
 
 def test_delay_by_hour_leaves_rates_null_without_arrivals(spark):
