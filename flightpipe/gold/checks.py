@@ -1,6 +1,6 @@
 """Gold's checks before the swap: the marts agree with silver, and the flights' weather coverage.
 
-Silver's totals come from an aggregate of silver.flights of their own, the weather
+Silver's totals come from an aggregate of their own over silver.flights, the weather
 coverage from weather_impact's buckets; the marts' own totals come from the small persisted marts.
 A failing ``fail`` check stops the load before the swap: MariaDB keeps the previous tables.
 """
@@ -17,9 +17,9 @@ from flightpipe.core.errors import PipelineError
 
 GOLD_TOTALS, WEATHER_COVERAGE = "gold_totals", "weather_coverage"
 TOTALS = ("flights", "cancelled", "delayed_15")
-# The marts that count every silver flight once.
 # weather_impact's factor whose buckets the weather coverage is summed over.
 COVERAGE_FACTOR = "precipitation"
+# The marts that count every silver flight once.
 FLIGHT_MARTS = ("delay_by_carrier", "delay_by_airport_month", "delay_by_hour", "route_delays", "daily_kpis")
 
 
