@@ -69,8 +69,9 @@ def read_silver(spark: SparkSession, database: str, metastore: str) -> Silver:
     else:
         log.info("%s does not exist (ML.py has not run): model_performance will be empty", metrics_table)
         metrics = spark.createDataFrame([], StructType([]))
-    runs = spark.table(f"{database}.pipeline_runs") if "pipeline_runs" in existing else None
-    if runs is None:
+    if "pipeline_runs" in existing:
+        runs = spark.table(f"{database}.pipeline_runs")
+    else:
         runs = spark.createDataFrame([], RUNS_SCHEMA)
     dq = spark.table(f"{database}.dq_results") if "dq_results" in existing else None
     return Silver(

@@ -96,11 +96,16 @@ class StagedFlights:
     schema: StructType
     quarantine: str | None = None  # the quarantined rows with their source values, once filled
 
+    def _read(self) -> DataFrame:
+        return self.spark.read.schema(self.schema).parquet(self.path)
+
     def rows(self) -> DataFrame:
         """Every staged row (with ``outcome``, and ``rules_broken`` as the checks name it)."""
-        return (
-            self.spark.read.schema(self.schema).parquet(self.path).withColumnRenamed("rules", "rules_broken")
-        )
+        return self._read().withColumnRenamed("rules", "rules_broken")
+
+    def rows_of(self, outcome: str) -> DataFrame:
+        """The staged rows of ``outcome`` in their stored columns (without ``outcome``)."""
+        return self._read().where(F.col("outcome") == outcome).drop("outcome")
 
     def month_folders(self, outcome: str) -> dict[Month, str]:
         """(year, month) -> the staged folder of that month's rows of ``outcome``."""
@@ -184,12 +189,8 @@ def fill_raw_values(staged: StagedFlights, sources: list[FlightSource], quaranti
     files holding a quarantined row are read, and only those rows' columns are made JSON.
     """
     spark, keys = staged.spark, ["_bronze_file", BRONZE_ROW]
-    rows = (
-        spark.read.schema(staged.schema)
-        .parquet(staged.path)
-        .where(F.col("outcome") == quality.QUARANTINED)
-        .drop("outcome", "raw_values")
-    )
+    stored = staged.rows_of(quality.QUARANTINED)
+    rows = stored.drop("raw_values")
     files = sorted(r[0] for r in rows.select("_bronze_file").distinct().collect())
     wanted = rows.select(*keys)
     if quarantined <= BROADCAST_KEYS:
@@ -209,7 +210,7 @@ def fill_raw_values(staged: StagedFlights, sources: list[FlightSource], quaranti
     filled = (
         rows.join(values, keys, "left")
         .observe(seen, F.count_if(F.col("raw_values").isNull()).alias("missing"))
-        .select(*[c for c in staged.schema.fieldNames() if c != "outcome"])
+        .select(*stored.columns)
     )
     path = f"{staged.path}-quarantined"
     # Spark reads parquet column by column, and generates the code that tests a row's index
