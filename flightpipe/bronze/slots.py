@@ -7,6 +7,7 @@ complete slot or the new complete one; a failed write leaves the old slot as it 
 
 from __future__ import annotations
 
+import threading
 import uuid
 
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -56,6 +57,8 @@ class SlotWriter:
         self.batch_id = batch_id
         self.staging = storage.join(self.bronze, ".staging", batch_id)
         self._staged: list[tuple[str, str | None]] = []
+        # Slots are staged from several threads at once (landing.land_slots).
+        self._lock = threading.Lock()
 
     def _relative(self, target: str) -> str:
         return target[len(self.bronze) :].strip("/")
@@ -68,13 +71,15 @@ class SlotWriter:
         df = df.observe(written, F.count(F.lit(1)).alias("rows"))
         (df.coalesce(files) if files else df).write.mode("overwrite").parquet(staged)
         rows = int(written.get["rows"])
-        self._staged.append((target, staged))
+        with self._lock:
+            self._staged.append((target, staged))
         return rows, staged
 
     def stage_removal(self, target: str) -> None:
         """Mark ``target`` to be removed at commit (a slot with nothing to hold)."""
-        self._staged = [(t, s) for t, s in self._staged if t != target]
-        self._staged.append((target, None))
+        with self._lock:
+            self._staged = [(t, s) for t, s in self._staged if t != target]
+            self._staged.append((target, None))
 
     def commit(self) -> None:
         """Swap every staged slot in; each swap is two renames on one file system."""
