@@ -15,14 +15,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import reduce
 from pathlib import Path
 
 import mysql.connector
 from mysql.connector import errorcode
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from flightpipe.contracts.gold import TableSpec
 from flightpipe.core.errors import PipelineError
@@ -271,13 +270,15 @@ def _java_sentence(exc: Exception, table: str, gold: Gold) -> PipelineError:
 
 
 def count_rows(frames: Sequence[DataFrame]) -> list[int]:
-    """Row counts of several frames in one Spark job (their stages run side by side, and
-    persisted frames are materialised on the way)."""
+    """Row counts of several frames, their jobs side by side (persisted frames are
+    materialised on the way)."""
     if not frames:
         return []
-    tagged = [df.select(F.lit(i).alias("_frame")) for i, df in enumerate(frames)]
-    counts = dict(reduce(DataFrame.unionAll, tagged).groupBy("_frame").count().collect())
-    return [int(counts.get(i, 0)) for i in range(len(frames))]
+    # Each frame counted from a thread of its own: in one union query AQE materialises the
+    # persisted frames one after the other, each scan's last wave leaving a core idle
+    # (10M-row gold: 3-5 s less).
+    with ThreadPoolExecutor(max_workers=len(frames)) as pool:
+        return list(pool.map(lambda df: int(df.count()), frames))
 
 
 def load_tables(

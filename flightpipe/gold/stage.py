@@ -116,7 +116,7 @@ def run_gold(
     silver = read_silver(spark, database, cfg.paths.metastore_db)
     # No cache of silver.flights: each mart reads its few parquet columns itself, which costs
     # less than encoding all the fact columns into Spark's in-memory cache first (26 of gold's
-    # 75 CPU-s at 10M rows). Silver's totals get one scan of their own in the same job.
+    # 75 CPU-s at 10M rows). Silver's totals get one scan of their own beside the marts'.
     silver.flights = silver.flights.select(*FACT_COLUMNS)
     totals = checks.totals_frame(silver.flights).persist(StorageLevel.MEMORY_AND_DISK)
     coverage = Observation("weather_coverage")
@@ -128,7 +128,7 @@ def run_gold(
     # The report reads the whole marts; the load sends only the range's rows of the kept ones.
     loads = [(spec, df.where(keep[spec.name]) if spec.name in keep else df) for spec, df in built]
     try:
-        # One job computes silver's totals and materialises every mart.
+        # Silver's totals and every mart, materialised side by side.
         _, *expected = jdbc.count_rows([totals, *(df for _, df in loads)])
         silver_totals = totals.first().asDict()
         stage.rows_in = int(silver_totals["flights"])
