@@ -14,6 +14,7 @@ import pytest
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, StructField, StructType
 
+from flightpipe.bronze import ingest as ingest_module
 from flightpipe.bronze.ingest import run_ingest
 from flightpipe.bronze.sources import SourceFile, expand, path_lookup, read_csv
 from flightpipe.core import storage
@@ -237,6 +238,32 @@ def test_bad_inputs_stop_before_anything_is_written(spark, make_config, tmp_path
     assert _files(slot) == before
     assert not (Path(cfg.paths.bronze) / "flights_batch").exists()
     assert not (Path(cfg.paths.bronze) / ".staging").exists()
+
+
+def test_a_slot_failing_while_landing_stops_every_slot(spark, make_config, tmp_path, record, monkeypatch):
+    src = write_bts(tmp_path / "On_Time_2023_1.csv", BTS_GOOD)
+    weather = tmp_path / "EWR_2013.json"
+    weather.write_bytes(OPENMETEO_SAMPLE.read_bytes())
+    cfg, _ = make_config(
+        {"ingest": {"embedded": False, "bts_files": [str(src)], "openmeteo_files": [str(weather)]}}
+    )
+    run_ingest(spark, cfg, record)
+    bronze = Path(cfg.paths.bronze)
+    before = _files(bronze)
+
+    # The weather file passes the checks, then is gone when its slot is landed beside the flights'.
+    real_plan = ingest_module.plan
+
+    def plan_then_remove(*args, **kwargs):
+        slots = real_plan(*args, **kwargs)
+        weather.unlink()
+        return slots
+
+    monkeypatch.setattr(ingest_module, "plan", plan_then_remove)
+    with pytest.raises(Exception, match=r"EWR_2013\.json"):
+        run_ingest(spark, cfg, record, force=True)
+    assert _files(bronze) == before
+    assert not (bronze / ".staging").exists()
 
 
 def test_script_from_another_directory_writes_under_the_project_root(make_config, tmp_path):
