@@ -140,17 +140,16 @@ def land_slots(
     # the flights' last wave (one after the other, they added 12 s to a 10M-row ingest).
     ordered = sorted(slots, key=lambda s: s.small or s.table == "weather")
     with ThreadPoolExecutor(max_workers=min(len(ordered), 6) or 1) as pool:
-        landing = [pool.submit(land, s) for s in ordered]
+        landing = {id(s): pool.submit(land, s) for s in ordered}
         try:
-            for future in as_completed(landing):
+            for future in as_completed(landing.values()):
                 future.result()
         except BaseException:
             # The first failure stops the other slots' jobs: its sentence is not held back
             # until the flight files are written.
             spark.sparkContext.cancelAllJobs()
             raise
-    by_slot = {id(s): f for s, f in zip(ordered, landing, strict=True)}
-    return [by_slot[id(s)].result() for s in slots]
+    return [landing[id(s)].result() for s in slots]
 
 
 def log_summary(results: list[SlotResult], bronze_path: str) -> None:
