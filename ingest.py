@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from flightpipe.bronze.dryrun import describe_ingest, ingest_needs_jvm
-from flightpipe.bronze.ingest import run_ingest
+from flightpipe.bronze.ingest import plan_run, run_ingest
 from flightpipe.core import cli
 
 
@@ -33,11 +33,24 @@ def main(argv: list[str] | None = None) -> int:
             hive=False,
         )
 
+    # The input files are checked and checksummed (seconds for gigabytes) while the JVM starts.
+    planning = cli.InBackground(lambda cfg: plan_run(cfg, args.flights))
+
     def body(spark, cfg, record) -> int:
-        run_ingest(spark, cfg, record, flights=args.flights, force=args.force)
+        run_ingest(spark, cfg, record, flights=args.flights, force=args.force, slots=planning.result())
         return 0
 
-    return cli.run_stage("ingest", args.config, body, hive=False)
+    return cli.run_stage(
+        "ingest",
+        args.config,
+        body,
+        hive=False,
+        before_session=planning.start,
+        # Input files are listed on the driver (Spark lists more than 32 paths with a job of
+        # one task per path, which queues behind the flight files' tasks and holds the
+        # Open-Meteo files' write back until those are written).
+        session_defaults={"spark.sql.sources.parallelPartitionDiscovery.threshold": "10000"},
+    )
 
 
 if __name__ == "__main__":

@@ -249,11 +249,24 @@ def plan(ingest: Ingest, cache: str, flights: bool, config_file: str, dry_run: b
     return slots
 
 
+def plan_run(cfg: Settings, flights: bool = False) -> list[Slot]:
+    """The slots of an ingest run of ``cfg`` (see :func:`plan`)."""
+    return plan(cfg.ingest, cfg.paths.cache, flights, cfg.config_file)
+
+
 def run_ingest(
-    spark: SparkSession, cfg: Settings, run: StageRun, flights: bool = False, force: bool = False
+    spark: SparkSession,
+    cfg: Settings,
+    run: StageRun,
+    flights: bool = False,
+    force: bool = False,
+    slots: list[Slot] | None = None,
 ) -> list[SlotResult]:
-    """Land every configured source in bronze; fill the run record; return one result per slot."""
-    slots = plan(cfg.ingest, cfg.paths.cache, flights, cfg.config_file)
+    """Land every configured source in bronze; fill the run record; return one result per slot.
+
+    ``slots`` are those :func:`plan_run` made for ``cfg`` and ``flights`` (planned here when None).
+    """
+    slots = plan_run(cfg, flights) if slots is None else slots
     manifest = bronze.read_manifest(cfg.paths.bronze)
     batch_id = bronze.new_batch_id("ingest")
     ingested_at = utcnow()

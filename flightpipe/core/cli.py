@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -168,6 +169,36 @@ def run(
 
 
 StageBody = Callable[["SparkSession", Settings, "StageRun"], "int | None"]
+
+
+class InBackground:
+    """Work that needs no JVM (reading and checksumming inputs), started in a thread before the
+    session is built (``before_session=job.start``) and awaited in the body with :meth:`result`,
+    which raises the work's error there, inside the stage's run record."""
+
+    def __init__(self, work: Callable[[Settings], Any]):
+        self._work = work
+        self._done = threading.Event()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def start(self, cfg: Settings) -> None:
+        def run_work() -> None:
+            try:
+                self._value = self._work(cfg)
+            except BaseException as exc:
+                self._error = exc
+            finally:
+                self._done.set()
+
+        # A daemon: a session that fails to start does not wait for the work to finish.
+        threading.Thread(target=run_work, name="flightpipe-background", daemon=True).start()
+
+    def result(self) -> Any:
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def run_stage(

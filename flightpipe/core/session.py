@@ -21,6 +21,8 @@ from flightpipe.core.settings import Settings
 
 def check_java() -> None:
     """Fail with one sentence when no Java 17+ is found."""
+    if "PYSPARK_GATEWAY_PORT" in os.environ:
+        return  # under spark-submit: its JVM is running already
     java_home = os.environ.get("JAVA_HOME")
     java = str(Path(java_home) / "bin" / "java") if java_home else shutil.which("java")
     if not java or not Path(java).exists():
