@@ -1,13 +1,15 @@
 """Gold's checks before the swap: the marts agree with silver, and the flights' weather coverage.
 
 Silver's totals come from an aggregate of their own over silver.flights, the weather
-coverage from weather_impact's buckets; the marts' own totals come from the small persisted marts.
+coverage from weather_impact's buckets; each mart's rows and totals come from one small job
+over the persisted mart, which also materialises it.
 A failing ``fail`` check stops the load before the swap: MariaDB keeps the previous tables.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -38,29 +40,32 @@ def totals_frame(facts: DataFrame) -> DataFrame:
     return facts.agg(*silver_totals())
 
 
-def mart_totals(marts: Mapping[str, DataFrame]) -> dict[str, dict[str, int]]:
-    """Rows and flight totals of each flight mart, and of weather_impact per factor, in one job."""
-    parts = [
-        df.agg(
-            F.lit(name).alias("mart"),
-            F.count(F.lit(1)).alias("rows"),
-            *[F.sum(c).cast("long").alias(c) for c in TOTALS],
-        )
-        for name, df in marts.items()
-        if name in FLIGHT_MARTS
-    ]
-    if "weather_impact" in marts:
-        parts.append(
-            marts["weather_impact"]
-            .groupBy(F.concat(F.lit("weather_impact/"), F.col("factor")).alias("mart"))
-            .agg(F.count(F.lit(1)).alias("rows"), *[F.sum(c).cast("long").alias(c) for c in TOTALS])
-        )
-    if not parts:
-        return {}
-    union = parts[0]
-    for p in parts[1:]:
-        union = union.unionByName(p)
-    return {r["mart"]: {k: int(r[k] or 0) for k in ("rows", *TOTALS)} for r in union.collect()}
+@dataclass
+class MartMeasure:
+    """A mart's row count and, for a mart that counts every flight, its flight totals
+    (weather_impact's under ``weather_impact/<factor>``)."""
+
+    rows: int
+    totals: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+def measure_mart(name: str, df: DataFrame) -> MartMeasure:
+    """Rows and flight totals of one mart, in one job (the mart is materialised on the way)."""
+    sums = [F.sum(c).cast("long").alias(c) for c in TOTALS]
+    if name in FLIGHT_MARTS:
+        found = {name: df.agg(F.count(F.lit(1)).alias("rows"), *sums).first()}
+    elif name == "weather_impact":
+        by_factor = df.groupBy("factor").agg(F.count(F.lit(1)).alias("rows"), *sums).collect()
+        found = {f"weather_impact/{r['factor']}": r for r in by_factor}
+    else:
+        return MartMeasure(int(df.count()))
+    totals = {key: {k: int(r[k] or 0) for k in ("rows", *TOTALS)} for key, r in found.items()}
+    return MartMeasure(sum(t["rows"] for t in totals.values()), totals)
+
+
+def mart_totals(measures: Iterable[MartMeasure]) -> dict[str, dict[str, int]]:
+    """Rows and flight totals of each flight mart, and of weather_impact per factor."""
+    return {key: t for m in measures for key, t in m.totals.items()}
 
 
 def totals_result(

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from pyspark.sql import DataFrame
 
 from flightpipe.contracts.gold import TableSpec
 from flightpipe.core.errors import PipelineError
+from flightpipe.core.frames import side_by_side
 from flightpipe.core.sections import Gold
 from flightpipe.gold.load_report import LoadReport, TableLoad
 
@@ -272,13 +272,7 @@ def _java_sentence(exc: Exception, table: str, gold: Gold) -> PipelineError:
 def count_rows(frames: Sequence[DataFrame]) -> list[int]:
     """Row counts of several frames, their jobs side by side (persisted frames are
     materialised on the way)."""
-    if not frames:
-        return []
-    # Each frame counted from a thread of its own: in one union query AQE materialises the
-    # persisted frames one after the other, each scan's last wave leaving a core idle
-    # (10M-row gold: 3-5 s less).
-    with ThreadPoolExecutor(max_workers=len(frames)) as pool:
-        return list(pool.map(lambda df: int(df.count()), frames))
+    return side_by_side([lambda df=df: int(df.count()) for df in frames])
 
 
 def load_tables(

@@ -11,12 +11,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from flightpipe.core import storage
+from flightpipe.core.frames import side_by_side
 
 # The data-quality section covers this many of the newest stage runs that recorded checks.
 QUALITY_RUNS = 30
@@ -340,23 +342,33 @@ def _rows(df: DataFrame) -> list[Row]:
 def collect_data(
     project: str, top_routes: int, marts: dict[str, DataFrame], has_model_metrics: bool, silver_database: str
 ) -> ReportData:
-    """The small mart results the page needs (routes cut to the ``top_routes`` busiest on the executors)."""
+    """The small mart results the page needs (routes cut to the ``top_routes`` busiest on the executors).
+
+    The queries run side by side: each is a few milliseconds of tasks and mostly the driver's
+    planning, which threads overlap.
+    """
     runs = marts["pipeline_runs"]
     dq = marts.get("data_quality")
     newest = Window.partitionBy("stage").orderBy(F.col("started_at").desc())
+    queries = {
+        "carriers": marts["delay_by_carrier"],
+        "hours": marts["delay_by_hour"],
+        "weather": marts["weather_impact"],
+        "routes": marts["route_delays"].orderBy(F.col("flights").desc(), "origin", "dest").limit(top_routes),
+        "daily": marts["daily_kpis"].select("flight_date", "flights", "delay_rate"),
+        "models": marts["model_performance"],
+        "runs": runs.withColumn("_n", F.row_number().over(newest)).where("_n = 1").drop("_n"),
+    }
+    actions = [partial(_rows, df) for df in queries.values()]
+    if dq is not None:
+        actions.append(partial(_recent_checks, dq))
+    rows = side_by_side(actions)
+    found = dict(zip(queries, rows[: len(queries)], strict=True))
     return ReportData(
         project=project,
         generated_at=datetime.now(timezone.utc).replace(tzinfo=None),
-        carriers=_rows(marts["delay_by_carrier"]),
-        hours=_rows(marts["delay_by_hour"]),
-        weather=_rows(marts["weather_impact"]),
-        routes=_rows(
-            marts["route_delays"].orderBy(F.col("flights").desc(), "origin", "dest").limit(top_routes)
-        ),
-        daily=_rows(marts["daily_kpis"].select("flight_date", "flights", "delay_rate")),
-        models=_rows(marts["model_performance"]),
-        runs=_rows(runs.withColumn("_n", F.row_number().over(newest)).where("_n = 1").drop("_n")),
-        quality=[] if dq is None else _recent_checks(dq),
+        **found,
+        quality=rows[len(queries)] if dq is not None else [],
         has_model_metrics=has_model_metrics,
         silver_database=silver_database,
     )

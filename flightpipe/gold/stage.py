@@ -7,8 +7,10 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from pyspark import StorageLevel
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql.types import StructType
 
@@ -18,6 +20,7 @@ from flightpipe.contracts.silver import PIPELINE_RUNS as RUNS_SCHEMA
 from flightpipe.core import runlog
 from flightpipe.core.dates import DateRange
 from flightpipe.core.errors import PipelineError
+from flightpipe.core.frames import side_by_side
 from flightpipe.core.settings import Settings
 from flightpipe.gold import checks, jdbc, ranges, report
 from flightpipe.gold.marts import Silver, build_marts
@@ -29,23 +32,27 @@ from flightpipe.silver.summary import log_checks
 log = logging.getLogger("flightpipe.gold")
 
 
-def silver_tables(spark: SparkSession, database: str) -> set[str]:
-    """The tables of ``database``, in one metastore call (a ``tableExists`` per table costs a
-    Hive round trip each)."""
-    if not spark.catalog.databaseExists(database):
-        return set()
-    return {r.tableName for r in spark.sql(f"SHOW TABLES IN `{database}`").collect() if not r.isTemporary}
+def _table(spark: SparkSession, table: str) -> DataFrame | None:
+    """``table`` from the metastore, or None when it (or its database) does not exist. One
+    lookup, which reading the table needs anyway: listing the database first cost gold a
+    second of its start."""
+    try:
+        return spark.table(table)
+    except AnalysisException as exc:
+        if exc.getCondition() in ("TABLE_OR_VIEW_NOT_FOUND", "SCHEMA_NOT_FOUND"):
+            return None
+        raise
 
 
 def _required_table(
-    spark: SparkSession, tables: set[str], database: str, name: str, columns: tuple[str, ...], metastore: str
+    spark: SparkSession, database: str, name: str, columns: tuple[str, ...], metastore: str
 ) -> DataFrame:
     table = f"{database}.{name}"
-    if name not in tables:
+    df = _table(spark, table)
+    if df is None:
         raise PipelineError(
             f"silver table {table} does not exist in the metastore at {metastore}; run cleaning.py first."
         )
-    df = spark.table(table)
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise PipelineError(
@@ -55,25 +62,27 @@ def _required_table(
     return df
 
 
+def _optional_table(spark: SparkSession, table: str) -> DataFrame | None:
+    # tableExists first: a failed lookup costs about a second (the metastore's exception).
+    return spark.table(table) if spark.catalog.tableExists(table) else None
+
+
 def read_silver(spark: SparkSession, database: str, metastore: str) -> Silver:
     """The silver tables, checked for existence and for the columns the marts use."""
-    existing = silver_tables(spark, database)
     tables = {
-        name: _required_table(spark, existing, database, name, columns, metastore)
+        name: _required_table(spark, database, name, columns, metastore)
         for name, columns in REQUIRED_SILVER.items()
     }
     metrics_table = f"{database}.model_metrics"
-    has_metrics = "model_metrics" in existing
-    if has_metrics:
-        metrics = spark.table(metrics_table)
-    else:
+    metrics = _optional_table(spark, metrics_table)
+    has_metrics = metrics is not None
+    if metrics is None:
         log.info("%s does not exist (ML.py has not run): model_performance will be empty", metrics_table)
         metrics = spark.createDataFrame([], StructType([]))
-    if "pipeline_runs" in existing:
-        runs = spark.table(f"{database}.pipeline_runs")
-    else:
+    runs = _optional_table(spark, f"{database}.pipeline_runs")
+    if runs is None:
         runs = spark.createDataFrame([], RUNS_SCHEMA)
-    dq = spark.table(f"{database}.dq_results") if "dq_results" in existing else None
+    dq = _optional_table(spark, f"{database}.dq_results")
     return Silver(
         flights=tables["flights"],
         weather=tables["weather_hourly"],
@@ -118,7 +127,7 @@ def run_gold(
     # less than encoding all the fact columns into Spark's in-memory cache first (26 of gold's
     # 75 CPU-s at 10M rows). Silver's totals get one scan of their own beside the marts'.
     silver.flights = silver.flights.select(*FACT_COLUMNS)
-    totals = checks.totals_frame(silver.flights).persist(StorageLevel.MEMORY_AND_DISK)
+    totals = checks.totals_frame(silver.flights)
     coverage = Observation("weather_coverage")
     built = [(spec, df.persist(StorageLevel.MEMORY_AND_DISK)) for spec, df in build_marts(silver, coverage)]
     keep: dict[str, str] = {}
@@ -128,13 +137,20 @@ def run_gold(
     # The report reads the whole marts; the load sends only the range's rows of the kept ones.
     loads = [(spec, df.where(keep[spec.name]) if spec.name in keep else df) for spec, df in built]
     try:
-        # Silver's totals and every mart, materialised side by side.
-        _, *expected = jdbc.count_rows([totals, *(df for _, df in loads)])
-        silver_totals = totals.first().asDict()
+        # Silver's totals and each mart's rows and totals side by side, one job each: every
+        # mart is materialised on the way.
+        silver_row, *measures = side_by_side(
+            [totals.first, *(partial(checks.measure_mart, spec.name, df) for spec, df in built)]
+        )
+        expected = [m.rows for m in measures]
+        ranged = [i for i, (spec, _) in enumerate(loads) if spec.name in keep]
+        for i, rows in zip(ranged, jdbc.count_rows([loads[i][1] for i in ranged]), strict=True):
+            expected[i] = rows
+        silver_totals = silver_row.asDict()
         stage.rows_in = int(silver_totals["flights"])
         log.info("%s.flights: %d flights", database, stage.rows_in)
         marts = {spec.name: df for spec, df in built}
-        stage.checks.extend(gold_checks(cfg, silver_totals, coverage.get, marts))
+        stage.checks.extend(gold_checks(cfg, silver_totals, coverage.get, measures))
         log_checks(stage.checks)
         checks.raise_failed(stage.checks, gold.database, cfg.config_file)
         quality = data_quality(spark, silver.dq_results, stage)
@@ -171,19 +187,20 @@ def run_gold(
         )
         log.info("report: %s", report.write_report(cfg.paths.reports, data))
     finally:
-        totals.unpersist()
         for _, df in built:
             df.unpersist()
     return 0
 
 
-def gold_checks(cfg: Settings, silver_totals: dict, coverage: dict, marts: dict[str, DataFrame]) -> list:
+def gold_checks(
+    cfg: Settings, silver_totals: dict, coverage: dict, measures: list[checks.MartMeasure]
+) -> list:
     """The checks before the swap (marts against silver, weather coverage) and source freshness."""
     actions = cfg.quality.checks
     totals = {k: int(v or 0) for k, v in silver_totals.items()}
     newest = load_state(state_path(cfg.paths.var)).get("newest", {})
     return [
-        checks.totals_result(totals, checks.mart_totals(marts), actions.gold_totals),
+        checks.totals_result(totals, checks.mart_totals(measures), actions.gold_totals),
         checks.coverage_result(
             int(coverage["flights"] or 0),
             int(coverage["with_weather"] or 0),
