@@ -141,7 +141,7 @@ def land_slots(
     # hold the cores, and their few tasks fill the flights' last wave (one after the other,
     # they added 12 s to a 10M-row ingest).
     first = [s for s in slots if not (s.small or s.table == "weather")]
-    rest = [s for s in slots if s.small or s.table == "weather"]
+    rest = [s for s in slots if s not in first]
     with ThreadPoolExecutor(max_workers=min(len(slots), 6) or 1) as pool:
         landing = {id(s): pool.submit(land, s) for s in first}
         wait_for_a_job(spark, list(landing.values()))

@@ -351,24 +351,22 @@ def collect_data(
     dq = marts.get("data_quality")
     newest = Window.partitionBy("stage").orderBy(F.col("started_at").desc())
     queries = {
-        "carriers": marts["delay_by_carrier"],
-        "hours": marts["delay_by_hour"],
-        "weather": marts["weather_impact"],
-        "routes": marts["route_delays"].orderBy(F.col("flights").desc(), "origin", "dest").limit(top_routes),
-        "daily": marts["daily_kpis"].select("flight_date", "flights", "delay_rate"),
-        "models": marts["model_performance"],
-        "runs": runs.withColumn("_n", F.row_number().over(newest)).where("_n = 1").drop("_n"),
+        "carriers": partial(_rows, marts["delay_by_carrier"]),
+        "hours": partial(_rows, marts["delay_by_hour"]),
+        "weather": partial(_rows, marts["weather_impact"]),
+        "routes": partial(
+            _rows, marts["route_delays"].orderBy(F.col("flights").desc(), "origin", "dest").limit(top_routes)
+        ),
+        "daily": partial(_rows, marts["daily_kpis"].select("flight_date", "flights", "delay_rate")),
+        "models": partial(_rows, marts["model_performance"]),
+        "runs": partial(_rows, runs.withColumn("_n", F.row_number().over(newest)).where("_n = 1").drop("_n")),
+        "quality": (lambda: []) if dq is None else partial(_recent_checks, dq),
     }
-    actions = [partial(_rows, df) for df in queries.values()]
-    if dq is not None:
-        actions.append(partial(_recent_checks, dq))
-    rows = side_by_side(actions)
-    found = dict(zip(queries, rows[: len(queries)], strict=True))
+    found = dict(zip(queries, side_by_side(list(queries.values())), strict=True))
     return ReportData(
         project=project,
         generated_at=datetime.now(timezone.utc).replace(tzinfo=None),
         **found,
-        quality=rows[len(queries)] if dq is not None else [],
         has_model_metrics=has_model_metrics,
         silver_database=silver_database,
     )
