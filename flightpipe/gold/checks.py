@@ -1,8 +1,8 @@
 """Gold's checks before the swap: the marts agree with silver, and the flights' weather coverage.
 
 Silver's totals come from an aggregate of their own over silver.flights, the weather
-coverage from weather_impact's buckets; each mart's rows and totals come from one small job
-over the persisted mart, which also materialises it.
+coverage from weather_impact's buckets; each mart's rows and totals from one collect of the
+persisted mart, which also materialises it.
 A failing ``fail`` check stops the load before the swap: MariaDB keeps the previous tables.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -43,24 +44,35 @@ def totals_frame(facts: DataFrame) -> DataFrame:
 @dataclass
 class MartMeasure:
     """A mart's row count and, for a mart that counts every flight, its flight totals
-    (weather_impact's under ``weather_impact/<factor>``)."""
+    (weather_impact's under ``weather_impact/<factor>``); ``collected``: the mart's rows."""
 
     rows: int
     totals: dict[str, dict[str, int]] = field(default_factory=dict)
+    collected: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
 
 
 def measure_mart(name: str, df: DataFrame) -> MartMeasure:
-    """Rows and flight totals of one mart, in one job (the mart is materialised on the way)."""
-    sums = [F.sum(c).cast("long").alias(c) for c in TOTALS]
+    """Rows and flight totals of one mart from one collect of its rows, which materialises it
+    and keeps them for the report: a mart is a few thousand rows, and the queries that counted
+    it, and then read it again for the report, each had their code generated and compiled."""
+    return measure_rows(name, [r.asDict() for r in df.collect()])
+
+
+def measure_rows(name: str, rows: list[dict[str, Any]]) -> MartMeasure:
+    """:func:`measure_mart` of a mart's collected rows."""
     if name in FLIGHT_MARTS:
-        found = {name: df.agg(F.count(F.lit(1)).alias("rows"), *sums).first()}
+        groups = {name: rows}
     elif name == "weather_impact":
-        by_factor = df.groupBy("factor").agg(F.count(F.lit(1)).alias("rows"), *sums).collect()
-        found = {f"weather_impact/{r['factor']}": r for r in by_factor}
+        groups = {}
+        for r in rows:
+            groups.setdefault(f"weather_impact/{r['factor']}", []).append(r)
     else:
-        return MartMeasure(int(df.count()))
-    totals = {key: {k: int(r[k] or 0) for k in ("rows", *TOTALS)} for key, r in found.items()}
-    return MartMeasure(sum(t["rows"] for t in totals.values()), totals)
+        return MartMeasure(len(rows), collected=rows)
+    totals = {
+        key: {"rows": len(group), **{k: sum(int(r[k] or 0) for r in group) for k in TOTALS}}
+        for key, group in groups.items()
+    }
+    return MartMeasure(len(rows), totals, rows)
 
 
 def mart_totals(measures: Iterable[MartMeasure]) -> dict[str, dict[str, int]]:

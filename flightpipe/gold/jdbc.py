@@ -16,6 +16,7 @@ import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import mysql.connector
@@ -275,66 +276,86 @@ def count_rows(frames: Sequence[DataFrame]) -> list[int]:
     return side_by_side([lambda df=df: int(df.count()) for df in frames])
 
 
+def _stage(
+    gold: Gold, spec: TableSpec, df: DataFrame, rows: int | None, keep: str | None, bulk: bool
+) -> TableLoad:
+    """Fill ``<mart>__stage`` over a connection of its own: create it, keep the live rows
+    outside ``keep``, write ``df``, check its row count (``rows``, counted here when None)
+    and add the secondary indexes."""
+    stage = spec.name + STAGE_SUFFIX
+    with connect(gold) as conn:
+        ddl = create_table_sql(spec, stage, indexes=False)
+        _execute(conn, gold, f"DROP TABLE IF EXISTS `{stage}`", ddl)
+        kept = 0 if keep is None else _copy_outside(conn, gold, spec, stage, keep)
+        if rows is None:
+            rows = int(df.count())
+        try:
+            writing = time.monotonic()
+            write_stage(df.select(*spec.column_names), gold, stage, spec.primary_key, bulk)
+            seconds = time.monotonic() - writing
+        except Exception as exc:
+            log.debug("JDBC write of %s failed", stage, exc_info=True)
+            raise _java_sentence(exc, spec.name, gold) from None
+        try:
+            loaded = _count(conn, stage)
+        except mysql.connector.Error as err:
+            raise translate_error(err, gold) from None
+        if loaded != rows + kept:
+            raise PipelineError(
+                f"{stage} holds {loaded} rows after the load instead of {rows + kept}; "
+                "the previous tables were kept."
+            )
+        indexing = time.monotonic()
+        add_indexes = add_indexes_sql(spec, stage)
+        if add_indexes:
+            _execute(conn, gold, add_indexes)
+        done = TableLoad(loaded, rows, seconds, time.monotonic() - indexing, writing)
+    log.info(
+        "staged %-24s %9d rows, JDBC write %6.2f s, %7.0f rows/s, indexes %5.2f s%s",
+        spec.name,
+        done.sent,
+        done.seconds,
+        done.rows_per_s,
+        done.index_seconds,
+        f" (+{kept} kept from the live table)" if keep is not None else "",
+    )
+    return done
+
+
 def load_tables(
     gold: Gold,
     marts: Sequence[tuple[TableSpec, DataFrame]],
-    expected: Sequence[int] | None = None,
+    expected: Sequence[int | None] | None = None,
     keep_outside: Mapping[str, str] | None = None,
 ) -> LoadReport:
     """Load every mart atomically; return rows per table and what each JDBC write took.
 
-    All staging tables are filled and their row counts checked against ``expected`` (counted
-    here when not given) first; one ``RENAME TABLE`` statement then swaps them all in, so BI
-    readers never see a mix of two runs either. A staging table gets its primary key from the
-    start but its secondary indexes only once its rows are in: InnoDB then builds each by one
-    sort instead of a random B-tree insert per row. ``keep_outside`` maps a mart to the SQL of
-    the rows its frame replaces: its live rows outside them are kept.
+    All staging tables are filled and their row counts checked against ``expected`` (a
+    mart's rows are counted while it is staged when its entry, or ``expected``, is None)
+    first; one ``RENAME TABLE`` statement then swaps them all in, so BI readers never see a
+    mix of two runs either. The marts are staged side by side, each over a connection of its
+    own: a small mart's load is mostly round trips (DDL, a Spark job, a count), which
+    one after another cost gold 2-3 s at any size. A staging table gets its primary key from
+    the start but its secondary indexes only once its rows are in: InnoDB then builds each by
+    one sort instead of a random B-tree insert per row. ``keep_outside`` maps a mart to the
+    SQL of the rows its frame replaces: its live rows outside them are kept.
     """
     keep_outside = keep_outside or {}
     if expected is None:
-        expected = count_rows([df for _, df in marts])
+        expected = [None] * len(marts)
     report = LoadReport()
     began = time.monotonic()
     with connect(gold) as conn:
-        staged: list[str] = []
+        stages = [spec.name + STAGE_SUFFIX for spec, _ in marts]
         try:
             bulk = is_mariadb(conn)
-            for (spec, df), rows in zip(marts, expected, strict=True):
-                stage = spec.name + STAGE_SUFFIX
-                ddl = create_table_sql(spec, stage, indexes=False)
-                _execute(conn, gold, f"DROP TABLE IF EXISTS `{stage}`", ddl)
-                staged.append(stage)
-                kept = 0
-                if spec.name in keep_outside:
-                    kept = _copy_outside(conn, gold, spec, stage, keep_outside[spec.name])
-                try:
-                    writing = time.monotonic()
-                    write_stage(df.select(*spec.column_names), gold, stage, spec.primary_key, bulk)
-                    seconds = time.monotonic() - writing
-                except Exception as exc:
-                    log.debug("JDBC write of %s failed", stage, exc_info=True)
-                    raise _java_sentence(exc, spec.name, gold) from None
-                loaded = _count(conn, stage)
-                if loaded != rows + kept:
-                    raise PipelineError(
-                        f"{stage} holds {loaded} rows after the load instead of {rows + kept}; "
-                        "the previous tables were kept."
-                    )
-                indexing = time.monotonic()
-                add_indexes = add_indexes_sql(spec, stage)
-                if add_indexes:
-                    _execute(conn, gold, add_indexes)
-                done = TableLoad(loaded, rows, seconds, time.monotonic() - indexing)
-                report.tables[spec.name] = done
-                log.info(
-                    "staged %-24s %9d rows, JDBC write %6.2f s, %7.0f rows/s, indexes %5.2f s%s",
-                    spec.name,
-                    done.sent,
-                    done.seconds,
-                    done.rows_per_s,
-                    done.index_seconds,
-                    f" (+{kept} kept from the live table)" if spec.name in keep_outside else "",
-                )
+            loads = side_by_side(
+                [
+                    partial(_stage, gold, spec, df, rows, keep_outside.get(spec.name), bulk)
+                    for (spec, df), rows in zip(marts, expected, strict=True)
+                ]
+            )
+            report.tables = {spec.name: done for (spec, _), done in zip(marts, loads, strict=True)}
             existing = _existing_tables(conn)
             renames, olds = [], []
             for spec, _ in marts:
@@ -346,13 +367,14 @@ def load_tables(
                 renames.append(f"`{spec.name}{STAGE_SUFFIX}` TO `{spec.name}`")
             # One statement: every table is swapped at once, or none is.
             _execute(conn, gold, "RENAME TABLE " + ", ".join(renames))
-            staged.clear()
+            stages.clear()
             for old in olds:
                 _execute(conn, gold, f"DROP TABLE IF EXISTS `{old}`")
         except mysql.connector.Error as err:
             raise translate_error(err, gold) from None
         finally:
-            _drop_quietly(conn, staged)
+            # Every staging table is gone after a failure, whichever mart failed.
+            _drop_quietly(conn, stages)
     report.seconds = time.monotonic() - began
     total = report.total
     log.info(

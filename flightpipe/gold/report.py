@@ -1,7 +1,7 @@
 """reports/index.html: one self-contained page (inline SVG charts, inline CSS, no scripts).
 
-:func:`render` turns plain Python rows into HTML and is pure; :func:`collect_data` collects
-the small mart results and :func:`write_report` writes the page through the storage seam.
+:func:`render` turns plain Python rows into HTML and is pure, :func:`write_report` writes the
+page through the storage seam; :func:`flightpipe.gold.report_data.collect_data` gathers the rows.
 """
 
 from __future__ import annotations
@@ -9,19 +9,11 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
-from pyspark.sql import DataFrame, Window
-from pyspark.sql import functions as F
-
 from flightpipe.core import storage
-from flightpipe.core.frames import side_by_side
-
-# The data-quality section covers this many of the newest stage runs that recorded checks.
-QUALITY_RUNS = 30
 
 log = logging.getLogger("flightpipe.report")
 
@@ -333,55 +325,6 @@ def render(data: ReportData) -> str:
         f"<title>{_esc(data.project)} — flight delays</title><style>{style}</style></head><body>"
         f"<h1>{_esc(data.project)} — flight delays</h1>" + "".join(sections) + "</body></html>\n"
     )
-
-
-def _rows(df: DataFrame) -> list[Row]:
-    return [r.asDict() for r in df.collect()]
-
-
-def collect_data(
-    project: str, top_routes: int, marts: dict[str, DataFrame], has_model_metrics: bool, silver_database: str
-) -> ReportData:
-    """The small mart results the page needs (routes cut to the ``top_routes`` busiest on the executors).
-
-    The queries run side by side: each is a few milliseconds of tasks and mostly the driver's
-    planning, which threads overlap.
-    """
-    runs = marts["pipeline_runs"]
-    dq = marts.get("data_quality")
-    newest = Window.partitionBy("stage").orderBy(F.col("started_at").desc())
-    queries = {
-        "carriers": partial(_rows, marts["delay_by_carrier"]),
-        "hours": partial(_rows, marts["delay_by_hour"]),
-        "weather": partial(_rows, marts["weather_impact"]),
-        "routes": partial(
-            _rows, marts["route_delays"].orderBy(F.col("flights").desc(), "origin", "dest").limit(top_routes)
-        ),
-        "daily": partial(_rows, marts["daily_kpis"].select("flight_date", "flights", "delay_rate")),
-        "models": partial(_rows, marts["model_performance"]),
-        "runs": partial(_rows, runs.withColumn("_n", F.row_number().over(newest)).where("_n = 1").drop("_n")),
-        "quality": (lambda: []) if dq is None else partial(_recent_checks, dq),
-    }
-    found = dict(zip(queries, side_by_side(list(queries.values())), strict=True))
-    return ReportData(
-        project=project,
-        generated_at=datetime.now(timezone.utc).replace(tzinfo=None),
-        **found,
-        has_model_metrics=has_model_metrics,
-        silver_database=silver_database,
-    )
-
-
-def _recent_checks(dq: DataFrame) -> list[Row]:
-    """The data_quality rows of the last ``QUALITY_RUNS`` stage runs, oldest first."""
-    run_key = ["run_id", "stage", "started_at"]
-    recent = (
-        dq.select(*run_key)
-        .distinct()
-        .orderBy(F.col("started_at").desc(), "stage", "run_id")
-        .limit(QUALITY_RUNS)
-    )
-    return _rows(dq.join(F.broadcast(recent), run_key).orderBy("started_at", "stage", "check_name"))
 
 
 def write_report(reports_dir: str, data: ReportData) -> str:

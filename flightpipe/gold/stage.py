@@ -22,7 +22,7 @@ from flightpipe.core.dates import DateRange
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.frames import side_by_side
 from flightpipe.core.settings import Settings
-from flightpipe.gold import checks, jdbc, ranges, report
+from flightpipe.gold import checks, jdbc, ranges, report, report_data
 from flightpipe.gold.marts import Silver, build_marts
 from flightpipe.gold.marts import data_quality as data_quality_mart
 from flightpipe.silver.freshness import freshness_results
@@ -134,7 +134,7 @@ def run_gold(
     if date_range is not None:
         names = [spec.name for spec, _ in built]
         keep = range_refresh(gold.database, names, jdbc.existing_tables(gold), date_range)
-    # The report reads the whole marts; the load sends only the range's rows of the kept ones.
+    # The load sends only the range's rows of the kept marts.
     loads = [(spec, df.where(keep[spec.name]) if spec.name in keep else df) for spec, df in built]
     try:
         # Silver's totals and each mart's rows and totals side by side, one job each: every
@@ -142,21 +142,19 @@ def run_gold(
         silver_row, *measures = side_by_side(
             [totals.first, *(partial(checks.measure_mart, spec.name, df) for spec, df in built)]
         )
-        expected = [m.rows for m in measures]
-        ranged = [i for i, (spec, _) in enumerate(loads) if spec.name in keep]
-        for i, rows in zip(ranged, jdbc.count_rows([loads[i][1] for i in ranged]), strict=True):
-            expected[i] = rows
+        # A ranged mart sends only the range's rows: those are counted while it is staged.
+        expected: list[int | None] = [
+            None if spec.name in keep else m.rows for (spec, _), m in zip(built, measures, strict=True)
+        ]
         silver_totals = silver_row.asDict()
         stage.rows_in = int(silver_totals["flights"])
         log.info("%s.flights: %d flights", database, stage.rows_in)
-        marts = {spec.name: df for spec, df in built}
         stage.checks.extend(gold_checks(cfg, silver_totals, coverage.get, measures))
         log_checks(stage.checks)
         checks.raise_failed(stage.checks, gold.database, cfg.config_file)
         quality = data_quality(spark, silver.dq_results, stage)
         loads.append((DATA_QUALITY, quality))
-        expected.append(quality.count())
-        marts["data_quality"] = quality
+        expected.append(None)  # counted while it is staged
         loaded = jdbc.load_tables(gold, loads, expected, keep_outside=keep)
         counts = loaded.counts
         stage.rows_out = sum(counts.values())
@@ -178,10 +176,12 @@ def run_gold(
         )
         if not silver.has_model_metrics:
             log.info("model_performance is empty: %s.model_metrics does not exist yet (run ML.py)", database)
-        data = report.collect_data(
+        # The report reads the marts' rows their checks collected, the whole marts also in a range run.
+        data = report_data.collect_data(
             cfg.project.name,
             gold.report_top_routes,
-            marts,
+            {spec.name: m.collected for (spec, _), m in zip(built, measures, strict=True)},
+            quality,
             silver.has_model_metrics,
             database,
         )

@@ -1,4 +1,4 @@
-"""Gold's checks on the ten-flight fixture: each mart measured in one job, and the totals check."""
+"""Gold's checks on the ten-flight fixture: each mart measured from one collect, and the totals check."""
 
 from __future__ import annotations
 
@@ -20,8 +20,16 @@ def facts(spark, rows=gold_data.FLIGHT_ROWS):
 def test_a_flight_mart_is_measured_by_its_rows_and_flight_totals(spark):
     airlines = spark.createDataFrame(gold_data.AIRLINE_ROWS, gold_data.SCHEMAS["airlines"])
     # Carriers AA (6 flights), B6 (3) and ZZ (1).
-    measured = checks.measure_mart("delay_by_carrier", marts.delay_by_carrier(facts(spark), airlines))
+    mart = marts.delay_by_carrier(facts(spark), airlines)
+    measured = checks.measure_mart("delay_by_carrier", mart)
     assert measured == checks.MartMeasure(3, {"delay_by_carrier": {"rows": 3, **FIXTURE_TOTALS}})
+    # The rows it collected are the mart's, kept for the report.
+    by_carrier = {r["carrier"]: r for r in measured.collected}
+    assert sorted(by_carrier) == ["AA", "B6", "ZZ"]
+    assert [by_carrier[c]["flights"] for c in ("AA", "B6", "ZZ")] == [6, 3, 1]
+    assert sorted(measured.collected, key=lambda r: r["carrier"]) == [
+        r.asDict() for r in mart.orderBy("carrier").collect()
+    ]
 
 
 def test_weather_impact_is_measured_per_factor(spark):
@@ -40,7 +48,8 @@ def test_an_empty_weather_impact_and_a_mart_without_flights_have_rows_only(spark
     empty = marts.weather_impact(facts(spark).where(F.lit(False)), weather)
     assert checks.measure_mart("weather_impact", empty) == checks.MartMeasure(0, {})
     runs = marts.pipeline_runs(spark.createDataFrame(gold_data.RUN_ROWS, PIPELINE_RUNS))
-    assert checks.measure_mart("pipeline_runs", runs) == checks.MartMeasure(2, {})
+    measured = checks.measure_mart("pipeline_runs", runs)
+    assert measured == checks.MartMeasure(2, {}) and len(measured.collected) == 2
 
 
 def test_the_totals_check_names_the_mart_that_lost_a_flight(spark):

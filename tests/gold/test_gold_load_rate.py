@@ -10,6 +10,7 @@ import pytest
 from flightpipe.contracts.gold import ROUTE_DELAYS
 from flightpipe.core import runlog
 from flightpipe.gold import jdbc, marts
+from flightpipe.gold.load_report import LoadReport, TableLoad
 from flightpipe.tools.bench.jdbc_load import STAGE, mart_frame, run_load
 from tests.support import gold_data
 from tests.support.gold import query, tables
@@ -89,3 +90,18 @@ def test_bench_frame_has_the_marts_columns_and_types(spark):
     facts = spark.createDataFrame(gold_data.FLIGHT_ROWS, gold_data.SCHEMAS["flights"])
     airports = spark.createDataFrame(gold_data.AIRPORT_ROWS, gold_data.SCHEMAS["airports"])
     assert mart_frame(spark, 10).dtypes == marts.route_delays(facts, airports).dtypes
+
+
+def test_total_rate_counts_side_by_side_writes_once():
+    # Two marts written at once: 10.0-12.0 s and 11.0-14.0 s on the monotonic clock. The load
+    # took 4 s for 300 rows, not the 5 s the two writes add up to.
+    report = LoadReport(
+        {
+            "a": TableLoad(100, 100, 2.0, 0.5, began=10.0),
+            "b": TableLoad(200, 200, 3.0, 0.25, began=11.0),
+        }
+    )
+    total = report.total
+    assert (total.rows, total.sent, total.seconds, total.index_seconds) == (300, 300, 4.0, 0.75)
+    assert total.rows_per_s == 75.0
+    assert LoadReport().total.seconds == 0.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from flightpipe.gold import report
+from flightpipe.gold import report, report_data
 
 
 def data(**kw) -> report.ReportData:
@@ -76,3 +76,50 @@ def test_empty_marts_render_without_errors():
     page = report.render(data(carriers=[], hours=[], weather=[], routes=[], daily=[], models=[], runs=[]))
     assert page.count("No data.") == 7
     assert "Flights from n/a to n/a (0 scheduled flights)" in page
+
+
+def test_busiest_routes_are_cut_by_flights_then_origin_and_destination():
+    rows = [
+        {"origin": "LGA", "dest": "ORD", "flights": 5},
+        {"origin": "JFK", "dest": "MIA", "flights": 9},
+        {"origin": "EWR", "dest": "ORD", "flights": 5},
+        {"origin": "JFK", "dest": "LAX", "flights": None},
+    ]
+    top = report_data.busiest_routes(rows, 3)
+    assert [(r["origin"], r["dest"]) for r in top] == [("JFK", "MIA"), ("EWR", "ORD"), ("LGA", "ORD")]
+    assert report_data.busiest_routes(rows, 10)[-1]["dest"] == "LAX"
+    assert report_data.busiest_routes([], 3) == []
+
+
+def test_each_stage_keeps_its_newest_run_only():
+    runs = [
+        {"stage": "ingest", "started_at": "2026-12-01 02:00:00.000000", "status": "ok"},
+        {"stage": "ingest", "started_at": "2026-12-02 02:00:00.000000", "status": "failed"},
+        {"stage": "gold", "started_at": "2026-12-01 03:00:00.500000", "status": "ok"},
+        {"stage": "gold", "started_at": "2026-12-01 03:00:00.400000", "status": "failed"},
+    ]
+    newest = {r["stage"]: r["status"] for r in report_data.newest_per_stage(runs)}
+    assert newest == {"ingest": "failed", "gold": "ok"}
+    assert report_data.newest_per_stage([]) == []
+
+
+def test_the_page_data_comes_from_the_collected_marts_without_a_session():
+    collected = {
+        "delay_by_carrier": data().carriers,
+        "delay_by_hour": data().hours,
+        "weather_impact": data().weather,
+        "route_delays": [
+            {"origin": "JFK", "dest": "MIA", "flights": 2, "delay_rate": Decimal("0.5")},
+            {"origin": "EWR", "dest": "ORD", "flights": 7, "delay_rate": Decimal("0.1")},
+        ],
+        "daily_kpis": [{"flight_date": date(2013, 1, 1), "flights": 3, "delay_rate": None, "carriers": 2}],
+        "model_performance": [],
+        "pipeline_runs": [],
+    }
+    got = report_data.collect_data("projet", 1, collected, None, False, "silver")
+    assert got.carriers == collected["delay_by_carrier"] and got.weather == collected["weather_impact"]
+    assert [r["dest"] for r in got.routes] == ["ORD"]
+    assert got.daily == [{"flight_date": date(2013, 1, 1), "flights": 3, "delay_rate": None}]
+    assert got.quality == [] and got.runs == [] and got.has_model_metrics is False
+    page = report.render(got)
+    assert "EWR → ORD" in page and "JFK → MIA" not in page
