@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         body,
         before_session=check,
         # Gold's queries are group-bys into marts of a few thousand rows and broadcast joins
-        # of small tables: adaptive execution has nothing to re-plan, and re-planning each
-        # query stage by stage cost 2-4 s at 10M rows (more code compiled on two cores).
-        # spark.extra_conf can turn it back on.
+        # of small tables: adaptive execution has nothing to re-plan, and running each query
+        # stage by stage cost 2-4 s at 10M rows (3-4 CPU-s more in the marts' tasks).
+        # spark.extra_conf can turn it back on (see bench/README.md).
         session_defaults={"spark.sql.adaptive.enabled": "false"},
     )
 
