@@ -1,12 +1,23 @@
 """What a gold load took: per mart and in total, rows, seconds and rows/s of the JDBC write.
 
-:func:`flightpipe.gold.jdbc.load_tables` returns a :class:`LoadReport`; its :meth:`LoadReport.details`
+:meth:`flightpipe.gold.swap.StagedLoad.swap` returns a :class:`LoadReport`; its :meth:`LoadReport.details`
 goes into the run record (``pipeline_runs.details``), and the bench reads the rate from there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+
+def covered_seconds(intervals: Iterable[tuple[float, float]]) -> float:
+    """Seconds covered by at least one of the (start, end) intervals: overlaps count once."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
 
 
 @dataclass(frozen=True)
@@ -37,7 +48,8 @@ class TableLoad:
 
 @dataclass
 class LoadReport:
-    """Every mart's :class:`TableLoad`, and the seconds of the whole load (DDL, writes, checks, swap)."""
+    """Every mart's :class:`TableLoad`, and the seconds the load was at work (staging and swap;
+    the marts may be computed in between)."""
 
     tables: dict[str, TableLoad] = field(default_factory=dict)
     seconds: float = 0.0
@@ -49,16 +61,14 @@ class LoadReport:
 
     @property
     def total(self) -> TableLoad:
-        """The JDBC writes together: rows sent, and the seconds from the first write's start to
-        the last one's end (the marts are written side by side; the ratio is the load rate)."""
+        """The JDBC writes together: rows sent, and the seconds during which at least one was
+        running (the marts are written side by side, and in gold as each is computed; the ratio
+        is the load rate)."""
         loads = list(self.tables.values())
-        span = max((t.began + t.seconds for t in loads), default=0.0) - min(
-            (t.began for t in loads), default=0.0
-        )
         return TableLoad(
             sum(t.rows for t in loads),
             sum(t.sent for t in loads),
-            span,
+            covered_seconds((t.began, t.began + t.seconds) for t in loads),
             sum(t.index_seconds for t in loads),
         )
 

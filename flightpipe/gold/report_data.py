@@ -1,9 +1,9 @@
-"""What the report shows, from the marts' rows gold's checks collected.
+"""What the report shows, from rows gold already holds on the driver.
 
-Every mart but data_quality reaches the report as the rows its check collected (a few
-thousand at most): ranking the routes and picking each stage's newest run here costs
-microseconds, where a Spark query each had its code generated and compiled (1.5 s of gold's
-end at 10M rows). Only the data-quality history, which grows with every run, is queried.
+Every mart reaches the report as the rows its check collected (a few thousand at most), and
+data_quality as the rows collected once for its load: ranking the routes, picking each stage's
+newest run and the recent checks here cost microseconds, where a Spark query each had its code
+generated and compiled (1.5 s of gold's end at 10M rows).
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
-
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from flightpipe.gold.report import ReportData, Row
 
@@ -37,28 +34,27 @@ def newest_per_stage(runs: list[Row]) -> list[Row]:
     return list(newest.values())
 
 
-def recent_checks(dq: DataFrame) -> list[Row]:
-    """The data_quality rows of the last ``QUALITY_RUNS`` stage runs, oldest first."""
-    run_key = ["run_id", "stage", "started_at"]
-    recent = (
-        dq.select(*run_key)
-        .distinct()
-        .orderBy(F.col("started_at").desc(), "stage", "run_id")
-        .limit(QUALITY_RUNS)
+def recent_checks(quality: list[Row]) -> list[Row]:
+    """The data_quality rows of the last ``QUALITY_RUNS`` stage runs, oldest first (the mart's
+    ``started_at`` is fixed-width timestamp text, which sorts)."""
+    runs = sorted({(r["run_id"], r["stage"], r["started_at"]) for r in quality}, key=lambda k: (k[1], k[0]))
+    newest = set(sorted(runs, key=lambda k: k[2], reverse=True)[:QUALITY_RUNS])
+    return sorted(
+        (r for r in quality if (r["run_id"], r["stage"], r["started_at"]) in newest),
+        key=lambda r: (r["started_at"], r["stage"], r["check_name"], r["run_id"]),
     )
-    rows = dq.join(F.broadcast(recent), run_key).orderBy("started_at", "stage", "check_name").collect()
-    return [r.asDict() for r in rows]
 
 
 def collect_data(
     project: str,
     top_routes: int,
     marts: Mapping[str, list[Row]],
-    quality: DataFrame | None,
+    quality: list[Row],
     has_model_metrics: bool,
     silver_database: str,
 ) -> ReportData:
-    """The page's rows: ``marts`` maps each mart but data_quality to its collected rows."""
+    """The page's rows: ``marts`` maps each mart but data_quality to its collected rows,
+    ``quality`` is :func:`recent_checks` of data_quality's rows."""
     return ReportData(
         project=project,
         generated_at=datetime.now(timezone.utc).replace(tzinfo=None),
@@ -69,7 +65,7 @@ def collect_data(
         daily=[{k: r[k] for k in DAILY_COLUMNS} for r in marts["daily_kpis"]],
         models=list(marts["model_performance"]),
         runs=newest_per_stage(marts["pipeline_runs"]),
-        quality=[] if quality is None else recent_checks(quality),
+        quality=list(quality),
         has_model_metrics=has_model_metrics,
         silver_database=silver_database,
     )

@@ -1,6 +1,6 @@
 """The gold stage: read silver, build the marts, load them into MariaDB in one swap, write the report.
 
-:func:`read_silver` is the extract, :func:`flightpipe.gold.jdbc.load_tables` the load,
+:func:`read_silver` is the extract, :class:`flightpipe.gold.swap.StagedLoad` the load,
 :func:`run_gold` the stage function the lifecycle calls.
 """
 
@@ -14,7 +14,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql.types import StructType
 
-from flightpipe.contracts.gold import DATA_QUALITY, FACT_COLUMNS, REQUIRED_SILVER
+from flightpipe.contracts.gold import DATA_QUALITY, FACT_COLUMNS, REQUIRED_SILVER, TableSpec
 from flightpipe.contracts.quality import DQ_RESULTS
 from flightpipe.contracts.silver import PIPELINE_RUNS as RUNS_SCHEMA
 from flightpipe.core import runlog
@@ -22,7 +22,7 @@ from flightpipe.core.dates import DateRange
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.frames import side_by_side
 from flightpipe.core.settings import Settings
-from flightpipe.gold import checks, jdbc, ranges, report, report_data
+from flightpipe.gold import checks, jdbc, ranges, report, report_data, swap
 from flightpipe.gold.marts import Silver, build_marts
 from flightpipe.gold.marts import data_quality as data_quality_mart
 from flightpipe.silver.freshness import freshness_results
@@ -134,28 +134,28 @@ def run_gold(
     if date_range is not None:
         names = [spec.name for spec, _ in built]
         keep = range_refresh(gold.database, names, jdbc.existing_tables(gold), date_range)
-    # The load sends only the range's rows of the kept marts.
-    loads = [(spec, df.where(keep[spec.name]) if spec.name in keep else df) for spec, df in built]
     try:
-        # Silver's totals and each mart's rows and totals side by side, one job each: every
-        # mart is materialised on the way.
-        silver_row, *measures = side_by_side(
-            [totals.first, *(partial(checks.measure_mart, spec.name, df) for spec, df in built)]
-        )
-        # A ranged mart sends only the range's rows: those are counted while it is staged.
-        expected: list[int | None] = [
-            None if spec.name in keep else m.rows for (spec, _), m in zip(built, measures, strict=True)
-        ]
-        silver_totals = silver_row.asDict()
-        stage.rows_in = int(silver_totals["flights"])
-        log.info("%s.flights: %d flights", database, stage.rows_in)
-        stage.checks.extend(gold_checks(cfg, silver_totals, coverage.get, measures))
-        log_checks(stage.checks)
-        checks.raise_failed(stage.checks, gold.database, cfg.config_file)
-        quality = data_quality(spark, silver.dq_results, stage)
-        loads.append((DATA_QUALITY, quality))
-        expected.append(None)  # counted while it is staged
-        loaded = jdbc.load_tables(gold, loads, expected, keep_outside=keep)
+        with swap.StagedLoad(gold, keep) as load:
+            # Silver's totals and each mart side by side, one job each: every mart is
+            # materialised, measured and staged on the way.
+            silver_row, *measures = side_by_side(
+                [
+                    totals.first,
+                    *(partial(measure_and_stage, load, spec, df, keep.get(spec.name)) for spec, df in built),
+                ]
+            )
+            silver_totals = silver_row.asDict()
+            stage.rows_in = int(silver_totals["flights"])
+            log.info("%s.flights: %d flights", database, stage.rows_in)
+            stage.checks.extend(gold_checks(cfg, silver_totals, coverage.get, measures))
+            log_checks(stage.checks)
+            checks.raise_failed(stage.checks, gold.database, cfg.config_file)
+            # data_quality is collected once: counted, staged and shown in the report from the
+            # driver (its rows hold no timestamp, started_at is text, so they go back unchanged).
+            quality = data_quality(spark, silver.dq_results, stage)
+            quality_rows = quality.collect()
+            load.stage(DATA_QUALITY, spark.createDataFrame(quality_rows, quality.schema), len(quality_rows))
+            loaded = load.swap([*(spec.name for spec, _ in built), DATA_QUALITY.name])
         counts = loaded.counts
         stage.rows_out = sum(counts.values())
         stage.details = {
@@ -181,7 +181,7 @@ def run_gold(
             cfg.project.name,
             gold.report_top_routes,
             {spec.name: m.collected for (spec, _), m in zip(built, measures, strict=True)},
-            quality,
+            report_data.recent_checks([r.asDict() for r in quality_rows]),
             silver.has_model_metrics,
             database,
         )
@@ -190,6 +190,21 @@ def run_gold(
         for _, df in built:
             df.unpersist()
     return 0
+
+
+def measure_and_stage(
+    load: swap.StagedLoad, spec: TableSpec, df: DataFrame, replaced: str | None
+) -> checks.MartMeasure:
+    """Materialise and measure one persisted mart, then stage it while the other marts are
+    still computed (a failed check drops the staging tables: MariaDB keeps the previous ones).
+    ``replaced``: the SQL of the rows a range run replaces; only those are sent, and counted
+    while staged."""
+    measure = checks.measure_mart(spec.name, df)
+    if replaced is None:
+        load.stage(spec, df, measure.rows)
+    else:
+        load.stage(spec, df.where(replaced))
+    return measure
 
 
 def gold_checks(

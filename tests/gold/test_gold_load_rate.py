@@ -9,8 +9,8 @@ import pytest
 
 from flightpipe.contracts.gold import ROUTE_DELAYS
 from flightpipe.core import runlog
-from flightpipe.gold import jdbc, marts
-from flightpipe.gold.load_report import LoadReport, TableLoad
+from flightpipe.gold import marts, swap
+from flightpipe.gold.load_report import LoadReport, TableLoad, covered_seconds
 from flightpipe.tools.bench.jdbc_load import STAGE, mart_frame, run_load
 from tests.support import gold_data
 from tests.support.gold import query, tables
@@ -42,7 +42,7 @@ def test_loader_returns_and_logs_rows_seconds_and_rate_of_each_write(spark, gold
     frame = mart_frame(spark, 2_000, partitions=2).cache()
     try:
         with Lines("flightpipe.jdbc") as log:
-            report = jdbc.load_tables(cfg.gold, [(ROUTE_DELAYS, frame)])
+            report = swap.load_tables(cfg.gold, [(ROUTE_DELAYS, frame)])
     finally:
         frame.unpersist()
 
@@ -105,3 +105,22 @@ def test_total_rate_counts_side_by_side_writes_once():
     assert (total.rows, total.sent, total.seconds, total.index_seconds) == (300, 300, 4.0, 0.75)
     assert total.rows_per_s == 75.0
     assert LoadReport().total.seconds == 0.0
+
+
+def test_total_rate_leaves_out_the_time_between_writes():
+    # Gold stages each mart as it is computed: writes at 10.0-11.0 s and 15.0-16.5 s, with
+    # 4 s of mart computing between them, wrote 300 rows in 2.5 s.
+    report = LoadReport(
+        {
+            "a": TableLoad(100, 100, 1.0, began=10.0),
+            "b": TableLoad(200, 200, 1.5, began=15.0),
+        }
+    )
+    assert report.total.seconds == 2.5
+    assert report.total.rows_per_s == 120.0
+
+
+def test_covered_seconds_counts_overlaps_once():
+    assert covered_seconds([(3.0, 4.0), (0.0, 1.0), (0.5, 2.0)]) == 3.0
+    assert covered_seconds([(0.0, 10.0), (2.0, 3.0)]) == 10.0
+    assert covered_seconds([]) == 0.0

@@ -116,10 +116,34 @@ def test_the_page_data_comes_from_the_collected_marts_without_a_session():
         "model_performance": [],
         "pipeline_runs": [],
     }
-    got = report_data.collect_data("projet", 1, collected, None, False, "silver")
+    got = report_data.collect_data("projet", 1, collected, [], False, "silver")
     assert got.carriers == collected["delay_by_carrier"] and got.weather == collected["weather_impact"]
     assert [r["dest"] for r in got.routes] == ["ORD"]
     assert got.daily == [{"flight_date": date(2013, 1, 1), "flights": 3, "delay_rate": None}]
     assert got.quality == [] and got.runs == [] and got.has_model_metrics is False
     page = report.render(got)
     assert "EWR → ORD" in page and "JFK → MIA" not in page
+
+
+def test_recent_checks_keep_the_newest_runs_oldest_first():
+    # 32 ingest runs a day apart, two checks each, handed over newest first; plus a cleaning
+    # run at the same second as the newest ingest run.
+    def check(run: int, stage: str, name: str) -> dict:
+        started = (
+            f"2026-11-{run:02d} 21:00:00.000000" if run <= 30 else f"2026-12-{run - 30:02d} 21:00:00.000000"
+        )
+        return {"run_id": f"r{run:02d}", "stage": stage, "started_at": started, "check_name": name}
+
+    rows = [check(run, "ingest", name) for run in range(32, 0, -1) for name in ("b_check", "a_check")]
+    rows.append(check(32, "cleaning", "z_check"))
+    got = report_data.recent_checks(rows)
+    # 30 runs: the cleaning run and the 29 newest ingest runs (runs 4 to 32); run 32's
+    # cleaning and ingest runs share a second and are ordered by stage.
+    assert len(got) == 29 * 2 + 1
+    assert [(r["run_id"], r["check_name"]) for r in got[:2]] == [("r04", "a_check"), ("r04", "b_check")]
+    assert [(r["run_id"], r["stage"], r["check_name"]) for r in got[-3:]] == [
+        ("r32", "cleaning", "z_check"),
+        ("r32", "ingest", "a_check"),
+        ("r32", "ingest", "b_check"),
+    ]
+    assert report_data.recent_checks([]) == []

@@ -11,7 +11,7 @@ import pytest
 
 from flightpipe.contracts.silver import PIPELINE_RUNS, SILVER_WEATHER_HOURLY
 from flightpipe.core.errors import PipelineError
-from flightpipe.gold import jdbc, marts
+from flightpipe.gold import marts, swap
 from tests.support import gold_data
 from tests.support.gold import query, tables
 
@@ -55,7 +55,7 @@ def loads(spark):
 def test_concurrent_reader_never_sees_a_missing_or_partial_table(loads, gold_cfg):
     cfg, _ = gold_cfg
     first, second = loads
-    jdbc.load_tables(cfg.gold, first)
+    swap.load_tables(cfg.gold, first)
 
     seen: dict[str, list[tuple]] = {name: [] for name in WATCHED}
     errors: list[str] = []
@@ -83,7 +83,7 @@ def test_concurrent_reader_never_sees_a_missing_or_partial_table(loads, gold_cfg
     thread = threading.Thread(target=reader, daemon=True)
     thread.start()
     time.sleep(0.3)
-    counts = jdbc.load_tables(cfg.gold, second).counts
+    counts = swap.load_tables(cfg.gold, second).counts
     time.sleep(0.3)
     stop.set()
     thread.join(timeout=30)
@@ -102,7 +102,7 @@ def test_failed_load_keeps_the_old_tables_and_drops_staging(loads, gold_cfg):
     cfg, _ = gold_cfg
     first, second = loads
     assert tables(cfg) == set()
-    counts = jdbc.load_tables(cfg.gold, first).counts
+    counts = swap.load_tables(cfg.gold, first).counts
     assert counts == {name: load_a[0] for name, (_, load_a, _) in WATCHED.items()}
     assert tables(cfg) == set(WATCHED)  # created the first time, no __stage left
     before = {name: query(cfg, f"SELECT * FROM `{name}`") for name in WATCHED}
@@ -115,7 +115,7 @@ def test_failed_load_keeps_the_old_tables_and_drops_staging(loads, gold_cfg):
     assert routes_at > 0
 
     with pytest.raises(PipelineError) as failure:
-        jdbc.load_tables(cfg.gold, broken)
+        swap.load_tables(cfg.gold, broken)
     message = str(failure.value)
     assert "route_delays" in message and "previous tables were kept" in message and "\n" not in message
     assert cfg.gold.password not in message
@@ -123,3 +123,18 @@ def test_failed_load_keeps_the_old_tables_and_drops_staging(loads, gold_cfg):
     after = {name: query(cfg, f"SELECT * FROM `{name}`") for name in WATCHED}
     assert after == before
     assert tables(cfg) == set(WATCHED)  # no __stage, no __old
+
+
+def test_a_swap_of_a_mart_never_staged_refuses_and_drops_the_staged_ones(loads, gold_cfg):
+    cfg, _ = gold_cfg
+    first, second = loads
+    swap.load_tables(cfg.gold, first)
+    before = {name: query(cfg, f"SELECT * FROM `{name}`") for name in WATCHED}
+    (spec, df), *_ = second
+    with pytest.raises(PipelineError) as refused, swap.StagedLoad(cfg.gold) as load:
+        load.stage(spec, df)
+        assert f"{spec.name}__stage" in tables(cfg)
+        load.swap([spec.name, "route_delays"])
+    assert str(refused.value) == "route_delays not staged; the previous tables were kept."
+    assert {name: query(cfg, f"SELECT * FROM `{name}`") for name in WATCHED} == before
+    assert tables(cfg) == set(WATCHED)

@@ -4,7 +4,7 @@
 ranges of ``route_delays`` (the widest mart with two secondary indexes) from ``spark.range``
 and column expressions, nothing collected to the driver. :func:`run_load` materialises it
 (gold's marts are persisted and counted before their load too, so the write reads cached
-rows) and hands it to :func:`flightpipe.gold.jdbc.load_tables`: staging table, Spark's JDBC
+rows) and hands it to :func:`flightpipe.gold.swap.load_tables`: staging table, Spark's JDBC
 writer, row-count check and the ``RENAME TABLE`` swap, exactly as gold.py does. The run
 record's details hold the loader's report (rows, seconds and rows/s of the JDBC write).
 """
@@ -21,7 +21,7 @@ from flightpipe.contracts.gold import ROUTE_DELAYS
 from flightpipe.core.errors import PipelineError
 from flightpipe.core.runlog import StageRun
 from flightpipe.core.settings import Settings
-from flightpipe.gold import jdbc
+from flightpipe.gold import jdbc, swap
 from flightpipe.tools.synth.draws import uniform
 
 STAGE = "jdbc_load"
@@ -108,7 +108,7 @@ def run_load(spark: SparkSession, cfg: Settings, record: StageRun, rows: int = R
         # Materialised before the load, like gold's marts: the write then measures the load only.
         (counted,) = jdbc.count_rows([frame])
         record.rows_in = counted
-        report = jdbc.load_tables(cfg.gold, [(SPEC, frame)], [counted])
+        report = swap.load_tables(cfg.gold, [(SPEC, frame)], [counted])
     finally:
         frame.unpersist()
     record.rows_out = report.counts[SPEC.name]
