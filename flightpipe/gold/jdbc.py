@@ -8,7 +8,6 @@ ever handed to the drivers, never put in a URL or message.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,10 +18,7 @@ from pyspark.sql import DataFrame
 
 from flightpipe.contracts.gold import TableSpec
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.frames import side_by_side
 from flightpipe.core.sections import Gold
-
-log = logging.getLogger("flightpipe.jdbc")
 
 JDBC_DRIVER = "org.mariadb.jdbc.Driver"
 
@@ -244,12 +240,6 @@ def write_error(exc: Exception, table: str, gold: Gold) -> PipelineError:
         f"loading {table} into {where(gold)} failed ({type(exc).__name__}); the previous tables "
         "were kept and the details are in the log."
     )
-
-
-def count_rows(frames: Sequence[DataFrame]) -> list[int]:
-    """Row counts of several frames, their jobs side by side (persisted frames are
-    materialised on the way)."""
-    return side_by_side([lambda df=df: int(df.count()) for df in frames])
 
 
 def live_counts(gold: Gold) -> dict[str, int]:

@@ -49,12 +49,10 @@ def collect_data(
     project: str,
     top_routes: int,
     marts: Mapping[str, list[Row]],
-    quality: list[Row],
     has_model_metrics: bool,
     silver_database: str,
 ) -> ReportData:
-    """The page's rows: ``marts`` maps each mart but data_quality to its collected rows,
-    ``quality`` is :func:`recent_checks` of data_quality's rows."""
+    """The page's rows: ``marts`` maps each mart to its collected rows."""
     return ReportData(
         project=project,
         generated_at=datetime.now(timezone.utc).replace(tzinfo=None),
@@ -65,7 +63,7 @@ def collect_data(
         daily=[{k: r[k] for k in DAILY_COLUMNS} for r in marts["daily_kpis"]],
         models=list(marts["model_performance"]),
         runs=newest_per_stage(marts["pipeline_runs"]),
-        quality=list(quality),
+        quality=recent_checks(marts["data_quality"]),
         has_model_metrics=has_model_metrics,
         silver_database=silver_database,
     )

@@ -180,8 +180,10 @@ def run_gold(
         data = report_data.collect_data(
             cfg.project.name,
             gold.report_top_routes,
-            {spec.name: m.collected for (spec, _), m in zip(built, measures, strict=True)},
-            report_data.recent_checks([r.asDict() for r in quality_rows]),
+            {
+                **{spec.name: m.collected for (spec, _), m in zip(built, measures, strict=True)},
+                DATA_QUALITY.name: [r.asDict() for r in quality_rows],
+            },
             silver.has_model_metrics,
             database,
         )

@@ -28,6 +28,7 @@ from flightpipe.core.sections import Gold
 from flightpipe.gold import jdbc
 from flightpipe.gold.load_report import LoadReport, TableLoad, covered_seconds
 
+# The load's lines keep the logger name they had before this module was split from jdbc.
 log = logging.getLogger("flightpipe.jdbc")
 
 STAGE_SUFFIX = "__stage"

@@ -87,7 +87,7 @@ def test_run_record_keeps_rows_seconds_and_rate_of_each_jdbc_write(first_run):
         # seconds are rounded to the millisecond in the record, the rate is not.
         assert write["rows_per_s"] == pytest.approx(write["rows"] / write["seconds"], rel=0.1, abs=1)
     assert writes["rows"] == sum(details["tables"].values())
-    # The marts are written side by side: the load's seconds span the writes, which overlap.
+    # The marts are written side by side: writes that overlap count their common seconds once.
     each = [w["seconds"] for w in writes["tables"].values()]
     assert max(each) - 0.01 <= writes["seconds"] <= sum(each) + 0.01
 

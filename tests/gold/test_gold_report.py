@@ -115,8 +115,9 @@ def test_the_page_data_comes_from_the_collected_marts_without_a_session():
         "daily_kpis": [{"flight_date": date(2013, 1, 1), "flights": 3, "delay_rate": None, "carriers": 2}],
         "model_performance": [],
         "pipeline_runs": [],
+        "data_quality": [],
     }
-    got = report_data.collect_data("projet", 1, collected, [], False, "silver")
+    got = report_data.collect_data("projet", 1, collected, False, "silver")
     assert got.carriers == collected["delay_by_carrier"] and got.weather == collected["weather_impact"]
     assert [r["dest"] for r in got.routes] == ["ORD"]
     assert got.daily == [{"flight_date": date(2013, 1, 1), "flights": 3, "delay_rate": None}]
