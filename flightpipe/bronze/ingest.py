@@ -68,6 +68,7 @@ class Slot:
     small: bool = True
     drift_policy: str = ""
     drift: dict[str, list[str]] = field(default_factory=dict)
+    layout: FlightLayout | None = None  # flight files, which Arrow may land (landing.land_slot)
 
     @property
     def key(self) -> str:
@@ -201,6 +202,7 @@ def flight_slot(
         small=False,
         drift_policy=drift or "",
         drift=drifted,
+        layout=layout,
     )
 
 
@@ -272,7 +274,9 @@ def run_ingest(
     ingested_at = utcnow()
     writer = bronze.SlotWriter(spark, cfg.paths.bronze, batch_id)
     try:
-        results = land_slots(spark, writer, slots, manifest, cfg.paths.bronze, ingested_at, force)
+        results = land_slots(
+            spark, writer, slots, manifest, cfg.paths.bronze, ingested_at, force, cfg.ingest.arrow_csv
+        )
         writer.commit()
     except BaseException:
         writer.discard()

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from flightpipe.bronze import arrow_csv
 from flightpipe.bronze import slots as bronze
+from flightpipe.bronze.drift import RESCUED
 from flightpipe.bronze.sources import path_lookup
 from flightpipe.contracts import sources as S
 from flightpipe.core import storage
@@ -68,12 +70,57 @@ def split_parsed(df: DataFrame, slot: Slot, ingested_at, batch_id: str) -> tuple
     return good, bad
 
 
+def arrow_may_land(slot: Slot, bronze_path: str) -> bool:
+    """True when Arrow may land the slot: flight files of a layout it reads, no drifting file,
+    a local bronze (the files themselves are read where they are)."""
+    if slot.layout is None or slot.drift or storage.is_uri(bronze_path):
+        return False
+    return arrow_csv.reads_types(slot.layout.types.values())
+
+
+def land_with_arrow(writer: bronze.SlotWriter, slot: Slot, target: str, ingested_at) -> int | None:
+    """Stage the slot's rows landed by Arrow; None (nothing staged) when Spark must land it."""
+    assert slot.layout is not None
+    null_columns = [RESCUED] if slot.drift_policy == "rescue" else []
+    try:
+        schema = arrow_csv.read_schema(slot.sources, slot.layout.header_schema)
+        return writer.stage_files(
+            target,
+            lambda staged: arrow_csv.land_files(
+                slot.sources,
+                schema,
+                slot.layout.null_value,
+                staged,
+                ingested_at,
+                writer.batch_id,
+                null_columns,
+            ),
+        )
+    except arrow_csv.ArrowMismatchError as why:
+        log.info("%s: landed by Spark, not Arrow (%s)", slot.key, why)
+        return None
+
+
 def land_slot(
-    spark: SparkSession, writer: bronze.SlotWriter, slot: Slot, bronze_path: str, ingested_at
+    spark: SparkSession,
+    writer: bronze.SlotWriter,
+    slot: Slot,
+    bronze_path: str,
+    ingested_at,
+    arrow: bool = False,
 ) -> tuple[int, int, dict[str, int]]:
-    """Stage one slot's good rows and rejected lines; return rows, rejected and reasons."""
+    """Stage one slot's good rows and rejected lines; return rows, rejected and reasons.
+
+    With ``arrow``, flight files Arrow reads as Spark does are landed by Arrow (no line of
+    theirs is rejected: a line Spark would reject sends the slot to Spark).
+    """
     target = bronze.slot_path(bronze_path, slot.table, slot.fmt)
     reject_target = bronze.rejected_path(bronze_path, slot.table, slot.fmt)
+    if arrow and arrow_may_land(slot, bronze_path):
+        rows = land_with_arrow(writer, slot, target, ingested_at)
+        if rows is not None:
+            writer.stage_removal(reject_target)
+            return rows, 0, {}
     parsed = slot.reader(spark, slot.sources)
     # Rejected lines are counted while the good rows are written, so clean input is parsed
     # once; only input with bad lines is parsed a second time, to pick those lines out.
@@ -105,9 +152,10 @@ def land_slots(
     bronze_path: str,
     ingested_at,
     force: bool,
+    arrow: bool = False,
 ) -> list[SlotResult]:
     """Stage every slot that changed (all with ``force``), side by side in threads; one result
-    per slot, in order."""
+    per slot, in order. ``arrow``: see :func:`land_slot`."""
 
     def land(slot: Slot) -> SlotResult:
         started = time.monotonic()
@@ -123,7 +171,7 @@ def land_slots(
                 skipped=True,
                 batch_id=known["batch_id"],
             )
-        rows, rejected, reasons = land_slot(spark, writer, slot, bronze_path, ingested_at)
+        rows, rejected, reasons = land_slot(spark, writer, slot, bronze_path, ingested_at, arrow)
         return SlotResult(
             slot.table,
             slot.fmt,
@@ -140,7 +188,12 @@ def land_slots(
     # by seconds), so their planning and commits run on the driver while the flights' tasks
     # hold the cores, and their few tasks fill the flights' last wave (one after the other,
     # they added 12 s to a 10M-row ingest).
-    first = [s for s in slots if not (s.small or s.table == "weather")]
+    # Slots Arrow lands hold no core of Spark's: the others need not wait for them.
+    first = [
+        s
+        for s in slots
+        if not (s.small or s.table == "weather" or (arrow and arrow_may_land(s, bronze_path)))
+    ]
     rest = [s for s in slots if s not in first]
     with ThreadPoolExecutor(max_workers=min(len(slots), 6) or 1) as pool:
         landing = {id(s): pool.submit(land, s) for s in first}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -74,6 +75,22 @@ class SlotWriter:
         with self._lock:
             self._staged.append((target, staged))
         return rows, staged
+
+    def stage_files(self, target: str, write: Callable[[str], int]) -> int:
+        """Stage ``target`` from files ``write`` puts in the folder it is given; its rows.
+
+        A failed ``write`` leaves nothing staged for ``target``.
+        """
+        staged = storage.join(self.staging, self._relative(target))
+        storage.delete(staged)
+        try:
+            rows = write(staged)
+        except BaseException:
+            storage.delete(staged)
+            raise
+        with self._lock:
+            self._staged.append((target, staged))
+        return rows
 
     def stage_removal(self, target: str) -> None:
         """Mark ``target`` to be removed at commit (a slot with nothing to hold)."""

@@ -172,6 +172,7 @@ class Ingest(Section):
     openmeteo_files: Annotated[tuple[WeatherFile, ...], BeforeValidator(_weather_files)]
     openmeteo_api: OpenMeteoApi
     schema_drift: Annotated[SchemaDrift, BeforeValidator(_schema_drift)]
+    arrow_csv: Flag
 
 
 class Gold(Section):
