@@ -39,6 +39,7 @@ from pyspark.sql.types import (
 
 from flightpipe.bronze.sources import SourceFile, read_header
 from flightpipe.core import storage
+from flightpipe.core.errors import PipelineError
 
 # Spark's CSV reader splits files into pieces of about this size too; a piece is one task here.
 PIECE_BYTES = 128 << 20
@@ -109,15 +110,18 @@ def pieces(sources: Sequence[SourceFile], piece_bytes: int = PIECE_BYTES) -> lis
     """Each file cut into pieces of about ``piece_bytes``, each ending after a line break."""
     out = []
     for source in sources:
-        size = os.path.getsize(source.readable)
         cuts = [0]
-        with open(source.readable, "rb") as fh:
-            while cuts[-1] + piece_bytes < size:
-                fh.seek(cuts[-1] + piece_bytes)
-                rest = fh.readline()
-                if not rest.endswith(b"\n"):
-                    break
-                cuts.append(fh.tell())
+        try:
+            size = os.path.getsize(source.readable)
+            with open(source.readable, "rb") as fh:
+                while cuts[-1] + piece_bytes < size:
+                    fh.seek(cuts[-1] + piece_bytes)
+                    rest = fh.readline()
+                    if not rest.endswith(b"\n"):
+                        break
+                    cuts.append(fh.tell())
+        except OSError as exc:
+            raise _unreadable(source, exc) from exc
         cuts.append(size)
         out += [Piece(source, a, b) for a, b in itertools.pairwise(cuts) if b > a]
     return out
@@ -281,7 +285,16 @@ def land_piece(piece: Piece, schema: pa.Schema, null_value: str, out_file: str, 
                 rows += _write(writer, pending, schema, lineage, where)
     except pa.ArrowException as exc:
         raise ArrowMismatchError(f"{where}: {str(exc).splitlines()[0]}") from None
+    except OSError as exc:
+        raise _unreadable(piece.source, exc) from exc
     return rows
+
+
+def _unreadable(source: SourceFile, exc: OSError) -> PipelineError:
+    return PipelineError(
+        f"flight file {source.path} could not be read while it was landed ({exc.strerror or exc}); "
+        "check that it is still there and readable, then run ingest again."
+    )
 
 
 def read_schema(
