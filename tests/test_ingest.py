@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import re
 import subprocess
 import threading
 import zipfile
@@ -240,7 +241,11 @@ def test_bad_inputs_stop_before_anything_is_written(spark, make_config, tmp_path
     assert not (Path(cfg.paths.bronze) / ".staging").exists()
 
 
-def test_a_slot_failing_while_landing_stops_every_slot(spark, make_config, tmp_path, record, monkeypatch):
+# The BTS file is landed by Arrow, the weather file by Spark: either failing stops both.
+@pytest.mark.parametrize("gone", ["EWR_2013.json", "On_Time_2023_1.csv"])
+def test_a_slot_failing_while_landing_stops_every_slot(
+    spark, make_config, tmp_path, record, monkeypatch, gone
+):
     src = write_bts(tmp_path / "On_Time_2023_1.csv", BTS_GOOD)
     weather = tmp_path / "EWR_2013.json"
     weather.write_bytes(OPENMETEO_SAMPLE.read_bytes())
@@ -251,16 +256,16 @@ def test_a_slot_failing_while_landing_stops_every_slot(spark, make_config, tmp_p
     bronze = Path(cfg.paths.bronze)
     before = _files(bronze)
 
-    # The weather file passes the checks, then is gone when its slot is landed beside the flights'.
+    # The file passes the checks, then is gone when its slot is landed beside the other.
     real_plan = ingest_module.plan
 
     def plan_then_remove(*args, **kwargs):
         slots = real_plan(*args, **kwargs)
-        weather.unlink()
+        (tmp_path / gone).unlink()
         return slots
 
     monkeypatch.setattr(ingest_module, "plan", plan_then_remove)
-    with pytest.raises(Exception, match=r"EWR_2013\.json"):
+    with pytest.raises(Exception, match=re.escape(gone)):
         run_ingest(spark, cfg, record, force=True)
     assert _files(bronze) == before
     assert not (bronze / ".staging").exists()

@@ -4,7 +4,6 @@ differently goes to Spark, rejected lines and all."""
 from __future__ import annotations
 
 import bz2
-import re
 from datetime import datetime
 from pathlib import Path
 
@@ -12,13 +11,11 @@ import pytest
 from chispa import assert_df_equality
 
 from flightpipe.bronze import arrow_csv
-from flightpipe.bronze import ingest as ingest_module
 from flightpipe.bronze import slots as bronze
-from flightpipe.bronze.ingest import flight_slot, run_ingest
+from flightpipe.bronze.ingest import flight_slot
 from flightpipe.bronze.landing import land_slot
 from flightpipe.bronze.sources import SourceFile
 from flightpipe.contracts.layouts import BTS
-from flightpipe.core.errors import PipelineError
 from tests.support.bts import BTS_BAD, BTS_GOOD, BTS_HEADER, write_bts, write_bts_layout
 
 INGESTED_AT = datetime(2026, 3, 1, 4, 5, 6)
@@ -138,26 +135,3 @@ def test_quoting_arrow_and_spark_read_alike(lines, is_same_for_both):
     else:
         with pytest.raises(arrow_csv.ArrowMismatchError, match=r"^here holds"):
             arrow_csv.check_quoting(lines, "here")
-
-
-def test_a_flight_file_gone_while_landing_is_one_sentence_and_bronze_is_kept(
-    spark, make_config, tmp_path, record, monkeypatch
-):
-    src = write_bts(tmp_path / "On_Time_2023_1.csv", BTS_GOOD)
-    cfg, _ = make_config({"ingest": {"embedded": False, "bts_files": [str(src)]}})
-    run_ingest(spark, cfg, record)
-    bronze_dir = Path(cfg.paths.bronze)
-    before = sorted(str(p.relative_to(bronze_dir)) for p in bronze_dir.rglob("*.parquet"))
-
-    real_plan = ingest_module.plan
-
-    def plan_then_remove(*args, **kwargs):
-        slots = real_plan(*args, **kwargs)
-        src.unlink()
-        return slots
-
-    monkeypatch.setattr(ingest_module, "plan", plan_then_remove)
-    with pytest.raises(PipelineError, match=rf"^file {re.escape(str(src))} could not be read"):
-        run_ingest(spark, cfg, record, force=True)
-    assert sorted(str(p.relative_to(bronze_dir)) for p in bronze_dir.rglob("*.parquet")) == before
-    assert not (bronze_dir / ".staging").exists()
