@@ -74,6 +74,10 @@ def test_bts_file_keeps_raw_columns_and_rejects_malformed_lines(spark, make_conf
     cfg, _ = make_config({"ingest": {"embedded": False, "bts_files": [str(src)]}})
     [result] = run_ingest(spark, cfg, record)
     assert (result.table, result.fmt, result.rows, result.rejected) == ("flights_batch", "bts", 4, 3)
+    # Arrow may land BTS files, but Spark picks out the rejected lines and the record says why.
+    details = record.details["flights_batch/bts"]
+    assert details["reader"] == "spark"
+    assert details["why_spark"].startswith(f"{src} (bytes 0-")
 
     rows = _bronze(spark, cfg, "flights_batch", "bts")
     assert rows.count() + 3 == len(BTS_GOOD + BTS_BAD)
@@ -106,6 +110,8 @@ def test_zipped_bts_file_is_read_and_named_by_its_zip(spark, make_config, tmp_pa
     cfg, _ = make_config({"ingest": {"embedded": False, "bts_files": [str(tmp_path / "*.zip")]}})
     [result] = run_ingest(spark, cfg, record)
     assert (result.rows, result.rejected) == (4, 0)
+    assert record.details["flights_batch/bts"]["reader"] == "arrow"
+    assert "why_spark" not in record.details["flights_batch/bts"]
     rows = _bronze(spark, cfg, "flights_batch", "bts")
     assert rows.select("_source_file").distinct().collect()[0][0] == str(archive)
     assert not Path(cfg.paths.bronze, "_rejected").exists() or not any(

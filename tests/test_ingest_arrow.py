@@ -40,11 +40,15 @@ def _land(spark, tmp_path: Path, files: list[Path], arrow: bool):
     root = tmp_path / ("arrow" if arrow else "spark")
     slot = flight_slot(BTS, [str(f) for f in files], str(root / "cache"), drift="rescue")
     writer = bronze.SlotWriter(spark, str(root / "bronze"), BATCH)
-    rows, rejected, reasons = land_slot(spark, writer, slot, str(root / "bronze"), INGESTED_AT, arrow)
+    landed = land_slot(spark, writer, slot, str(root / "bronze"), INGESTED_AT, arrow)
     writer.commit()
-    folder = Path(bronze.slot_path(str(root / "bronze"), "flights_batch", "bts"))
-    by_arrow = all(p.name.endswith(f"-{BATCH}.snappy.parquet") for p in folder.glob("*.parquet"))
-    return (rows, rejected, reasons), spark.read.parquet(str(folder)), by_arrow
+    folder = bronze.slot_path(str(root / "bronze"), "flights_batch", "bts")
+    # Spark says why it read files Arrow was allowed to land; Arrow's files are named by the batch.
+    assert bool(landed.why_spark) == (arrow and landed.reader == "spark")
+    if landed.reader == "arrow":
+        assert all(p.name.endswith(f"-{BATCH}.snappy.parquet") for p in Path(folder).glob("*.parquet"))
+    counts = (landed.rows, landed.rejected, landed.reasons)
+    return counts, spark.read.parquet(folder), landed.reader == "arrow"
 
 
 @pytest.mark.parametrize(

@@ -300,6 +300,9 @@ def run_ingest(
             "rejected": r.rejected,
             "skipped": r.skipped,
             "reasons": r.reasons,
+            # Who read the files: Arrow, or Spark (and why, when Arrow may land them).
+            **({"reader": r.reader} if r.reader else {}),
+            **({"why_spark": r.why_spark} if r.why_spark else {}),
         }
         for r in results
     }

@@ -41,6 +41,19 @@ class SlotResult:
     skipped: bool = False
     batch_id: str = ""
     reasons: dict[str, int] = field(default_factory=dict)
+    reader: str = ""  # "arrow" or "spark"; "" when skipped
+    why_spark: str = ""  # why Spark read files Arrow may land
+
+
+@dataclass
+class Landed:
+    """What landing one slot staged: rows, rejected lines and their reasons, and who read it."""
+
+    rows: int
+    rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    reader: str = "spark"
+    why_spark: str = ""
 
 
 def is_unchanged(slot: Slot, manifest: dict, bronze_path: str) -> bool:
@@ -78,13 +91,16 @@ def arrow_may_land(slot: Slot, bronze_path: str) -> bool:
     return arrow_csv.reads_types(slot.layout.types.values())
 
 
-def land_with_arrow(writer: bronze.SlotWriter, slot: Slot, target: str, ingested_at) -> int | None:
-    """Stage the slot's rows landed by Arrow; None (nothing staged) when Spark must land it."""
+def land_with_arrow(
+    writer: bronze.SlotWriter, slot: Slot, target: str, ingested_at
+) -> tuple[int | None, str]:
+    """Stage the slot's rows landed by Arrow: their count, or None (nothing staged) and why
+    Spark must land it."""
     assert slot.layout is not None
     null_columns = [RESCUED] if slot.drift_policy == "rescue" else []
     try:
         schema = arrow_csv.read_schema(slot.sources, slot.layout.header_schema)
-        return writer.stage_files(
+        rows = writer.stage_files(
             target,
             lambda staged: arrow_csv.land_files(
                 slot.sources,
@@ -98,7 +114,8 @@ def land_with_arrow(writer: bronze.SlotWriter, slot: Slot, target: str, ingested
         )
     except arrow_csv.ArrowMismatchError as why:
         log.info("%s: landed by Spark, not Arrow (%s)", slot.key, why)
-        return None
+        return None, str(why)
+    return rows, ""
 
 
 def land_slot(
@@ -108,19 +125,20 @@ def land_slot(
     bronze_path: str,
     ingested_at,
     arrow: bool = False,
-) -> tuple[int, int, dict[str, int]]:
-    """Stage one slot's good rows and rejected lines; return rows, rejected and reasons.
+) -> Landed:
+    """Stage one slot's good rows and rejected lines; return what was landed.
 
     With ``arrow``, flight files Arrow reads as Spark does are landed by Arrow (no line of
     theirs is rejected: a line Spark would reject sends the slot to Spark).
     """
     target = bronze.slot_path(bronze_path, slot.table, slot.fmt)
     reject_target = bronze.rejected_path(bronze_path, slot.table, slot.fmt)
+    why_spark = ""
     if arrow and arrow_may_land(slot, bronze_path):
-        rows = land_with_arrow(writer, slot, target, ingested_at)
+        rows, why_spark = land_with_arrow(writer, slot, target, ingested_at)
         if rows is not None:
             writer.stage_removal(reject_target)
-            return rows, 0, {}
+            return Landed(rows, reader="arrow")
     parsed = slot.reader(spark, slot.sources)
     # Rejected lines are counted while the good rows are written, so clean input is parsed
     # once; only input with bad lines is parsed a second time, to pick those lines out.
@@ -131,7 +149,7 @@ def land_slot(
     rows, _ = writer.stage(good, target, 1 if slot.small else 0)
     if not seen.get["bad"]:
         writer.stage_removal(reject_target)
-        return rows, 0, {}
+        return Landed(rows, why_spark=why_spark)
     # Caching the filtered parse keeps every column in the scan: Spark refuses a raw CSV
     # query that reads the corrupt-record column alone.
     bad_lines = slot.reader(spark, slot.sources).filter(is_bad).persist()
@@ -141,7 +159,7 @@ def land_slot(
     finally:
         bad_lines.unpersist()
     counts = spark.read.parquet(staged).groupBy("reason").count().collect()
-    return rows, rejected, {r["reason"]: r["count"] for r in counts}
+    return Landed(rows, rejected, {r["reason"]: r["count"] for r in counts}, why_spark=why_spark)
 
 
 def land_slots(
@@ -171,16 +189,18 @@ def land_slots(
                 skipped=True,
                 batch_id=known["batch_id"],
             )
-        rows, rejected, reasons = land_slot(spark, writer, slot, bronze_path, ingested_at, arrow)
+        landed = land_slot(spark, writer, slot, bronze_path, ingested_at, arrow)
         return SlotResult(
             slot.table,
             slot.fmt,
             len(slot.sources),
-            rows,
-            rejected,
+            landed.rows,
+            landed.rejected,
             time.monotonic() - started,
             batch_id=writer.batch_id,
-            reasons=reasons,
+            reasons=landed.reasons,
+            reader=landed.reader,
+            why_spark=landed.why_spark,
         )
 
     # Every slot side by side, the flight files first: the other slots are planned once the
@@ -223,14 +243,30 @@ def wait_for_a_job(spark: SparkSession, futures: list[Future], timeout: float = 
 def log_summary(results: list[SlotResult], bronze_path: str) -> None:
     """One line per slot, then the totals."""
     log.info(
-        "%-14s %-13s %5s %10s %9s %8s  %s", "table", "format", "files", "rows", "rejected", "seconds", ""
+        "%-14s %-13s %5s %10s %9s %8s %-6s %s",
+        "table",
+        "format",
+        "files",
+        "rows",
+        "rejected",
+        "seconds",
+        "reader",
+        "",
     )
     for r in results:
         note = "unchanged, kept" if r.skipped else ""
         if r.reasons:
             note = "; ".join(f"{n} {reason}" for reason, n in sorted(r.reasons.items()))
         log.info(
-            "%-14s %-13s %5d %10d %9d %8.1f  %s", r.table, r.fmt, r.files, r.rows, r.rejected, r.seconds, note
+            "%-14s %-13s %5d %10d %9d %8.1f %-6s %s",
+            r.table,
+            r.fmt,
+            r.files,
+            r.rows,
+            r.rejected,
+            r.seconds,
+            r.reader or "-",
+            note,
         )
     landed = sum(r.rows for r in results if not r.skipped)
     rejected = sum(r.rejected for r in results if not r.skipped)
