@@ -4,6 +4,8 @@ differently goes to Spark, rejected lines and all."""
 from __future__ import annotations
 
 import bz2
+import re
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -118,6 +120,19 @@ def test_a_compressed_file_goes_to_spark(spark, tmp_path):
     assert not took_arrow
     assert got == want == (4, 0, {})
     assert_df_equality(arrow_rows, spark_rows, ignore_row_order=True)
+
+
+def test_a_landing_stopped_by_another_slots_failure_ends_without_spark(spark, tmp_path):
+    src = write_bts(tmp_path / "On_Time_2023_1.csv", BTS_GOOD)
+    slot = flight_slot(BTS, [str(src)], str(tmp_path / "cache"), drift="rescue")
+    writer = bronze.SlotWriter(spark, str(tmp_path / "bronze"), BATCH)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(arrow_csv.LandingStoppedError, match=re.escape(str(src))):
+        land_slot(spark, writer, slot, str(tmp_path / "bronze"), INGESTED_AT, arrow=True, stop=stop)
+    assert not list((tmp_path / "bronze").rglob("*.parquet"))
+    writer.discard()
+    assert not (tmp_path / "bronze" / ".staging").exists()
 
 
 @pytest.mark.parametrize(

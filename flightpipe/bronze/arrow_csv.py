@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import itertools
 import os
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,6 +61,10 @@ _ARROW_TYPES: dict[type[DataType], pa.DataType] = {
 
 class ArrowMismatchError(Exception):
     """The slot's files are not ones Arrow reads exactly as Spark does; Spark lands them."""
+
+
+class LandingStoppedError(Exception):
+    """Another slot failed: the pieces still to land are not landed."""
 
 
 @dataclass(frozen=True)
@@ -251,8 +256,12 @@ def _write(
     return n
 
 
-def land_piece(piece: Piece, schema: pa.Schema, null_value: str, out_file: str, lineage: Lineage) -> int:
-    """Write one piece's rows with their lineage to ``out_file``; the rows written."""
+def land_piece(
+    piece: Piece, schema: pa.Schema, null_value: str, out_file: str, lineage: Lineage, stop: threading.Event
+) -> int:
+    """Write one piece's rows with their lineage to ``out_file``; the rows written.
+
+    LandingStoppedError as soon as ``stop`` is set."""
     where = f"{piece.source.path} (bytes {piece.start}-{piece.end})"
     read = pacsv.ReadOptions(
         column_names=schema.names,
@@ -277,6 +286,8 @@ def land_piece(piece: Piece, schema: pa.Schema, null_value: str, out_file: str, 
         ):
             pending: list[pa.RecordBatch] = []
             for batch in pacsv.open_csv(data, read_options=read, convert_options=convert):
+                if stop.is_set():
+                    raise LandingStoppedError(where)
                 pending.append(batch)
                 if sum(b.num_rows for b in pending) >= ROW_GROUP_ROWS:
                     rows += _write(writer, pending, schema, lineage, where)
@@ -321,11 +332,14 @@ def land_files(
     null_columns: Sequence[str] = (),
     threads: int | None = None,
     piece_bytes: int = PIECE_BYTES,
+    stop: threading.Event | None = None,
 ) -> int:
     """Land the files' rows into parquet files under ``staged``, pieces side by side; the rows.
 
-    ArrowMismatchError when a piece is not read as Spark would; the caller drops ``staged``.
+    ArrowMismatchError when a piece is not read as Spark would, LandingStoppedError once
+    ``stop`` is set (another slot failed); the caller drops ``staged``.
     """
+    stop = stop or threading.Event()
     arrow = arrow_schema(schema)
     micros = spark_micros(ingested_at)
     work = pieces(sources, piece_bytes)
@@ -336,7 +350,9 @@ def land_files(
 
     def land(i: int, piece: Piece) -> int:
         out = storage.join(staged, f"part-{i:05d}-{batch_id}.snappy.parquet")
-        return land_piece(piece, arrow, null_value, out, lineage(piece))
+        if stop.is_set():
+            raise LandingStoppedError(piece.source.path)
+        return land_piece(piece, arrow, null_value, out, lineage(piece), stop)
 
     # Arrow lets go of the GIL while it parses and writes: one thread per core.
     with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 2) as pool:

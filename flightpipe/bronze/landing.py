@@ -7,6 +7,7 @@ parsed again only when there are some.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -92,7 +93,7 @@ def arrow_may_land(slot: Slot, bronze_path: str) -> bool:
 
 
 def land_with_arrow(
-    writer: bronze.SlotWriter, slot: Slot, target: str, ingested_at
+    writer: bronze.SlotWriter, slot: Slot, target: str, ingested_at, stop: threading.Event | None = None
 ) -> tuple[int | None, str]:
     """Stage the slot's rows landed by Arrow: their count, or None (nothing staged) and why
     Spark must land it."""
@@ -110,6 +111,7 @@ def land_with_arrow(
                 ingested_at,
                 writer.batch_id,
                 null_columns,
+                stop=stop,
             ),
         )
     except arrow_csv.ArrowMismatchError as why:
@@ -125,17 +127,19 @@ def land_slot(
     bronze_path: str,
     ingested_at,
     arrow: bool = False,
+    stop: threading.Event | None = None,
 ) -> Landed:
     """Stage one slot's good rows and rejected lines; return what was landed.
 
     With ``arrow``, flight files Arrow reads as Spark does are landed by Arrow (no line of
-    theirs is rejected: a line Spark would reject sends the slot to Spark).
+    theirs is rejected: a line Spark would reject sends the slot to Spark); ``stop`` set by
+    another slot's failure ends Arrow's landing early.
     """
     target = bronze.slot_path(bronze_path, slot.table, slot.fmt)
     reject_target = bronze.rejected_path(bronze_path, slot.table, slot.fmt)
     why_spark = ""
     if arrow and arrow_may_land(slot, bronze_path):
-        rows, why_spark = land_with_arrow(writer, slot, target, ingested_at)
+        rows, why_spark = land_with_arrow(writer, slot, target, ingested_at, stop)
         if rows is not None:
             writer.stage_removal(reject_target)
             return Landed(rows, reader="arrow")
@@ -175,6 +179,8 @@ def land_slots(
     """Stage every slot that changed (all with ``force``), side by side in threads; one result
     per slot, in order. ``arrow``: see :func:`land_slot`."""
 
+    stop = threading.Event()
+
     def land(slot: Slot) -> SlotResult:
         started = time.monotonic()
         known = manifest.get(slot.key)
@@ -189,7 +195,7 @@ def land_slots(
                 skipped=True,
                 batch_id=known["batch_id"],
             )
-        landed = land_slot(spark, writer, slot, bronze_path, ingested_at, arrow)
+        landed = land_slot(spark, writer, slot, bronze_path, ingested_at, arrow, stop)
         return SlotResult(
             slot.table,
             slot.fmt,
@@ -223,8 +229,9 @@ def land_slots(
             for future in as_completed(landing.values()):
                 future.result()
         except BaseException:
-            # The first failure stops the other slots' jobs: its sentence is not held back
-            # until the flight files are written.
+            # The first failure stops the other slots' jobs and Arrow's pieces: its sentence
+            # is not held back until the flight files are written.
+            stop.set()
             spark.sparkContext.cancelAllJobs()
             raise
     return [landing[id(s)].result() for s in slots]
