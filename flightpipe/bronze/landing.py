@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -31,7 +31,8 @@ log = logging.getLogger("flightpipe.ingest")
 
 @dataclass
 class SlotResult:
-    """What one slot got: rows landed, lines rejected, seconds, skipped or not."""
+    """What one slot got: rows landed, lines rejected, seconds, skipped or not (a landed
+    slot's fields of :class:`Landed` under the same names)."""
 
     table: str
     fmt: str
@@ -200,13 +201,9 @@ def land_slots(
             slot.table,
             slot.fmt,
             len(slot.sources),
-            landed.rows,
-            landed.rejected,
-            time.monotonic() - started,
+            seconds=time.monotonic() - started,
             batch_id=writer.batch_id,
-            reasons=landed.reasons,
-            reader=landed.reader,
-            why_spark=landed.why_spark,
+            **asdict(landed),
         )
 
     # Every slot side by side, the flight files first: the other slots are planned once the
