@@ -129,7 +129,12 @@ def run_gold(
     silver.flights = silver.flights.select(*FACT_COLUMNS)
     totals = checks.totals_frame(silver.flights)
     coverage = Observation("weather_coverage")
-    built = [(spec, df.persist(StorageLevel.MEMORY_AND_DISK)) for spec, df in build_marts(silver, coverage)]
+    # A weather hour given twice stops the load at gold_totals; one that only warns would load
+    # the doubled flights, so then the hours are deduplicated first.
+    dedupe = cfg.quality.checks.gold_totals != "fail"
+    built = [
+        (spec, df.persist(StorageLevel.MEMORY_AND_DISK)) for spec, df in build_marts(silver, coverage, dedupe)
+    ]
     keep: dict[str, str] = {}
     if date_range is not None:
         names = [spec.name for spec, _ in built]

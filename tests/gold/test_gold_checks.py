@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import functions as F
 
-from flightpipe.contracts.quality import PASS, WARN
+from flightpipe.contracts.quality import FAILED, PASS, WARN
 from flightpipe.contracts.silver import PIPELINE_RUNS, SILVER_WEATHER_HOURLY
 from flightpipe.gold import checks, marts
 from tests.support import gold_data
@@ -41,6 +41,19 @@ def test_weather_impact_is_measured_per_factor(spark):
         f"weather_impact/{factor}": {"rows": 5, **FIXTURE_TOTALS}
         for factor in ("precipitation", "visibility", "wind")
     }
+
+
+def test_an_airport_hour_given_twice_in_silver_weather_fails_the_totals_check(spark):
+    # silver.weather_hourly is one row per airport and hour; gold joins it as it is, so an hour
+    # given twice (JFK 2013-01-01 13:00 UTC, flights 1 and 2) counts its flights twice per factor.
+    rows = gold_data.WEATHER_ROWS + gold_data.WEATHER_ROWS[:1]
+    weather = spark.createDataFrame(rows, SILVER_WEATHER_HOURLY)
+    measured = checks.measure_mart("weather_impact", marts.weather_impact(facts(spark), weather))
+    result = checks.totals_result(FIXTURE_TOTALS, checks.mart_totals([measured]), "fail")
+    assert result.status == FAILED
+    # Per factor: 2 flights more, 1 of them (flight 2) delayed 15+.
+    assert result.rows_failing == 3 * (2 + 1)
+    assert result.message.startswith("weather_impact/precipitation counts 12 flights, silver.flights 10")
 
 
 def test_an_empty_weather_impact_and_a_mart_without_flights_have_rows_only(spark):

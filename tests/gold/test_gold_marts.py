@@ -46,14 +46,24 @@ def test_weather_impact_matches_hand_computed_values(spark):
 
 
 def test_weather_impact_observes_the_flights_with_a_weather_row(spark):
-    # Flight 8 has no weather row; flight 6 has one without visibility, which counts. Flight 1's
-    # hour given twice still counts its two flights once each.
-    rows = gold_data.WEATHER_ROWS + gold_data.WEATHER_ROWS[:1]
-    weather = spark.createDataFrame(rows, SILVER_WEATHER_HOURLY)
+    # Flight 8 has no weather row; flight 6 has one without visibility, which counts.
+    weather = spark.createDataFrame(gold_data.WEATHER_ROWS, SILVER_WEATHER_HOURLY)
     coverage = Observation("coverage")
     actual = marts.weather_impact(facts(spark), weather, coverage)
     assert actual.columns == contracts.WEATHER_IMPACT.column_names
     actual.collect()
+    assert coverage.get == {"flights": 10, "with_weather": 9}
+
+
+def test_weather_impact_with_deduped_hours_counts_an_hour_given_twice_once(spark):
+    # The join of a gold_totals that only warns: JFK 2013-01-01 13:00 UTC (flights 1, 2) twice.
+    rows = gold_data.WEATHER_ROWS + gold_data.WEATHER_ROWS[:1]
+    weather = spark.createDataFrame(rows, SILVER_WEATHER_HOURLY)
+    coverage = Observation("coverage")
+    actual = marts.weather_impact(facts(spark), weather, coverage, dedupe_hours=True)
+    assert_df_equality(
+        actual, expected(spark, "weather_impact", actual), ignore_row_order=True, ignore_nullable=True
+    )
     assert coverage.get == {"flights": 10, "with_weather": 9}
 
 
