@@ -241,7 +241,9 @@ def data_quality(spark: SparkSession, results: DataFrame | None, stage: runlog.S
         for c in record["checks"]
     ]
     names = DQ_RESULTS.fieldNames()
-    frame = spark.createDataFrame([tuple(r.get(n) for n in names) for r in own], DQ_RESULTS)
+    frame = spark.createDataFrame(
+        [tuple(runlog.spark_value(r.get(n)) for n in names) for r in own], DQ_RESULTS
+    )
     if results is not None:
         frame = results.select(*names).unionByName(frame)
     return data_quality_mart(frame)

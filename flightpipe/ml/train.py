@@ -173,7 +173,9 @@ def write_metrics(spark: SparkSession, silver: SilverStore, rows: list[dict[str,
     ensure_database(spark, silver.database, silver.warehouse)
     table = silver.table(METRICS_TABLE)
     names = MODEL_METRICS.fieldNames()
-    df = spark.createDataFrame([tuple(r.get(n) for n in names) for r in rows], MODEL_METRICS)
+    df = spark.createDataFrame(
+        [tuple(runlog.spark_value(r.get(n)) for n in names) for r in rows], MODEL_METRICS
+    )
     if spark.catalog.tableExists(table):
         done = spark.table(table).select("model_name", "model_version")
         df.join(done, ["model_name", "model_version"], "left_anti").select(*names).write.insertInto(table)

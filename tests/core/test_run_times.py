@@ -1,0 +1,74 @@
+"""Run times reach Spark as UTC whatever the Python process's own time zone is.
+
+The run records hold naive UTC datetimes; PySpark would read a naive datetime in the process's
+local zone. Each test runs in Paris time (UTC+1 in winter), where that read is an hour off.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import pytest
+from pyspark.sql import functions as F
+
+from flightpipe.contracts.ml import METRICS_TABLE
+from flightpipe.contracts.quality import DATASET, PASS, CheckResult
+from flightpipe.core import runlog
+from flightpipe.gold.stage import data_quality
+from flightpipe.ml.inputs import SilverStore
+from flightpipe.ml.train import write_metrics
+
+# 02:00 UTC on a winter night: 03:00 in Paris, and 01:00 UTC if read as Paris time.
+STARTED = datetime(2026, 1, 15, 2, 0, 0, 123456)
+ENDED = datetime(2026, 1, 15, 2, 4, 30)
+MICROS = "yyyy-MM-dd HH:mm:ss.SSSSSS"
+
+
+@pytest.fixture()
+def paris(monkeypatch):
+    """The Python process in Paris time for one test (the JVM keeps its own zone)."""
+    monkeypatch.setenv("TZ", "Europe/Paris")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def finished_run(runs: str) -> runlog.StageRun:
+    run = runlog.StageRun(runs, "cleaning", run_id="r-utc", started_at=STARTED, ended_at=ENDED, status="ok")
+    run.checks.append(CheckResult("unique_key", DATASET, "silver.flights", "warn", 10, 0, PASS))
+    return run
+
+
+def test_synced_run_times_are_the_records_utc_times(spark, cfg, database, paris):
+    runs = runlog.runs_dir(cfg.paths.var)
+    finished_run(runs).write()
+    assert runlog.sync_to_hive(spark, runs, database, cfg.paths.warehouse) == 1
+    runs_row = spark.table(f"{database}.pipeline_runs").select(
+        F.date_format("started_at", MICROS).alias("started_at"),
+        F.date_format("ended_at", MICROS).alias("ended_at"),
+    )
+    assert [tuple(r) for r in runs_row.collect()] == [
+        ("2026-01-15 02:00:00.123456", "2026-01-15 02:04:30.000000")
+    ]
+    dq_row = spark.table(f"{database}.dq_results").select(F.date_format("started_at", MICROS))
+    assert [r[0] for r in dq_row.collect()] == ["2026-01-15 02:00:00.123456"]
+
+
+def test_gold_data_quality_rows_of_the_run_carry_its_utc_start(spark, cfg, paris):
+    rows = data_quality(spark, None, finished_run(runlog.runs_dir(cfg.paths.var))).collect()
+    assert [(r["check_name"], r["started_at"]) for r in rows] == [
+        ("unique_key", "2026-01-15 02:00:00.123456")
+    ]
+
+
+def test_model_metrics_keep_the_utc_training_time(spark, cfg, database, paris):
+    silver = SilverStore(database, cfg.paths.warehouse, cfg.paths.metastore_db)
+    write_metrics(
+        spark,
+        silver,
+        [{"model_name": "gbt", "model_version": "v1", "run_id": "r-utc", "trained_at": STARTED}],
+    )
+    got = spark.table(silver.table(METRICS_TABLE)).select(F.date_format("trained_at", MICROS)).collect()
+    assert [r[0] for r in got] == ["2026-01-15 02:00:00.123456"]
