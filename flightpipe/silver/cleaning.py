@@ -73,6 +73,8 @@ from flightpipe.silver.summary import CleaningResult
 from flightpipe.silver.tables import ensure_tables, open_database, overwrite_table
 
 log = logging.getLogger("flightpipe.silver")
+# How the newest weather hour is kept in the state and shown by the freshness check.
+HOUR_TEXT = "yyyy-MM-dd HH:mm:ss"
 
 
 @dataclass(frozen=True)
@@ -339,7 +341,11 @@ def write_weather(spark: SparkSession, conformed: DataFrame | None, table: str) 
         )
         .transform(weather.filter_keyed)
         .transform(weather.dedup_airport_hours)
-        .observe(kept, F.count(F.lit(1)).alias("rows"), F.max("hour_utc").alias("newest"))
+        # The newest hour as text in the session's zone (UTC): collected as a datetime, PySpark
+        # would give it in the Python process's local time.
+        .observe(
+            kept, F.count(F.lit(1)).alias("rows"), F.date_format(F.max("hour_utc"), HOUR_TEXT).alias("newest")
+        )
     )
     overwrite_table(spark, silver.transform(weather.to_silver_weather), table, files=1)
     bronze_rows, unplaced = int(read.get["rows"]), int(read.get["unplaceable"] or 0)
@@ -349,5 +355,5 @@ def write_weather(spark: SparkSession, conformed: DataFrame | None, table: str) 
         "unplaceable": unplaced,
         "duplicates": bronze_rows - unplaced - out,
         "silver_rows": out,
-        "newest_hour": kept.get["newest"].isoformat(sep=" ") if kept.get["newest"] else None,
+        "newest_hour": kept.get["newest"],
     }

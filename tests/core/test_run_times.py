@@ -1,23 +1,27 @@
-"""Run times reach Spark as UTC whatever the Python process's own time zone is.
+"""Times cross between Python and Spark as UTC whatever the Python process's own time zone is.
 
-The run records hold naive UTC datetimes; PySpark would read a naive datetime in the process's
-local zone. Each test runs in Paris time (UTC+1 in winter), where that read is an hour off.
+The run records hold naive UTC datetimes; PySpark reads a naive datetime in the process's local
+zone, and collects a timestamp into one. Each test runs in Paris time (UTC+1 in winter), where
+either conversion is an hour off.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 import pytest
 from pyspark.sql import functions as F
 
 from flightpipe.contracts.ml import METRICS_TABLE
 from flightpipe.contracts.quality import DATASET, PASS, CheckResult
+from flightpipe.contracts.silver import SILVER_WEATHER_HOURLY
 from flightpipe.core import runlog
 from flightpipe.gold.stage import data_quality
 from flightpipe.ml.inputs import SilverStore
 from flightpipe.ml.train import write_metrics
+from flightpipe.silver.cleaning import write_weather
+from flightpipe.silver.tables import ensure_tables, open_database
 
 # 02:00 UTC on a winter night: 03:00 in Paris, and 01:00 UTC if read as Paris time.
 STARTED = datetime(2026, 1, 15, 2, 0, 0, 123456)
@@ -72,3 +76,18 @@ def test_model_metrics_keep_the_utc_training_time(spark, cfg, database, paris):
     )
     got = spark.table(silver.table(METRICS_TABLE)).select(F.date_format("trained_at", MICROS)).collect()
     assert [r[0] for r in got] == ["2026-01-15 02:00:00.123456"]
+
+
+def test_cleanings_newest_weather_hour_is_its_utc_hour(spark, cfg, database, paris):
+    open_database(spark, database, cfg.paths.warehouse)
+    ensure_tables(spark, database)
+    hours = [STARTED.replace(hour=h, microsecond=0, tzinfo=timezone.utc) for h in (0, 1, 2)]
+    values = [{"airport": "JFK", "hour_utc": h} for h in hours]
+    names = SILVER_WEATHER_HOURLY.fieldNames()
+    conformed = spark.createDataFrame(
+        [tuple(v.get(n) for n in names) for v in values], SILVER_WEATHER_HOURLY
+    ).withColumns(
+        {"_source_rank": F.lit(0), "_ingested_at": F.current_timestamp(), "_source_file": F.lit("f")}
+    )
+    written = write_weather(spark, conformed, f"{database}.weather_hourly")
+    assert (written["silver_rows"], written["newest_hour"]) == (3, "2026-01-15 02:00:00")
