@@ -29,17 +29,8 @@ def current_run_id() -> str:
 
 
 def utcnow() -> datetime:
-    """Now, in UTC, without a time zone (Spark's session time zone is UTC)."""
+    """Now, in UTC, without a time zone (frames.records_frame hands such values to Spark as UTC)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def spark_value(value: Any) -> Any:
-    """``value`` as a row of ``createDataFrame`` must hold it: a naive datetime (UTC, as
-    :func:`utcnow` gives) gets its zone, for PySpark reads a naive one in the Python process's
-    time zone, not the session's (a run at 02:00 UTC on a machine in Paris became 01:00)."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
 
 
 @dataclass
@@ -142,8 +133,10 @@ def check_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _append(spark, rows: list[dict[str, Any]], schema, table: str, key: list[str], comment: str) -> None:
     """Append the rows not yet in ``table`` (by ``key``); create it on first use."""
+    from flightpipe.core.frames import records_frame
+
     names = schema.fieldNames()
-    df = spark.createDataFrame([tuple(spark_value(r.get(n)) for n in names) for r in rows], schema)
+    df = records_frame(spark, rows, schema)
     if spark.catalog.tableExists(table):
         existing = spark.table(table).select(*key).distinct()
         df = df.join(existing, key, "left_anti")

@@ -20,7 +20,7 @@ from flightpipe.contracts.silver import PIPELINE_RUNS as RUNS_SCHEMA
 from flightpipe.core import runlog
 from flightpipe.core.dates import DateRange
 from flightpipe.core.errors import PipelineError
-from flightpipe.core.frames import side_by_side
+from flightpipe.core.frames import records_frame, side_by_side
 from flightpipe.core.settings import Settings
 from flightpipe.gold import checks, jdbc, ranges, report, report_data, swap
 from flightpipe.gold.marts import Silver, build_marts
@@ -240,10 +240,7 @@ def data_quality(spark: SparkSession, results: DataFrame | None, stage: runlog.S
         {**c, "started_at": stage.started_at, "run_id": record["run_id"], "stage": record["stage"]}
         for c in record["checks"]
     ]
-    names = DQ_RESULTS.fieldNames()
-    frame = spark.createDataFrame(
-        [tuple(runlog.spark_value(r.get(n)) for n in names) for r in own], DQ_RESULTS
-    )
+    frame = records_frame(spark, own, DQ_RESULTS)
     if results is not None:
-        frame = results.select(*names).unionByName(frame)
+        frame = results.select(*DQ_RESULTS.fieldNames()).unionByName(frame)
     return data_quality_mart(frame)

@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from flightpipe.contracts.ml import METRICS_TABLE, MODEL_METRICS
 from flightpipe.core import runlog
 from flightpipe.core.catalog import ensure_database
+from flightpipe.core.frames import records_frame
 from flightpipe.core.sections import Ml
 from flightpipe.ml import features as ft
 from flightpipe.ml import registry
@@ -173,9 +174,7 @@ def write_metrics(spark: SparkSession, silver: SilverStore, rows: list[dict[str,
     ensure_database(spark, silver.database, silver.warehouse)
     table = silver.table(METRICS_TABLE)
     names = MODEL_METRICS.fieldNames()
-    df = spark.createDataFrame(
-        [tuple(runlog.spark_value(r.get(n)) for n in names) for r in rows], MODEL_METRICS
-    )
+    df = records_frame(spark, rows, MODEL_METRICS)
     if spark.catalog.tableExists(table):
         done = spark.table(table).select("model_name", "model_version")
         df.join(done, ["model_name", "model_version"], "left_anti").select(*names).write.insertInto(table)

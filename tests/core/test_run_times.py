@@ -17,6 +17,7 @@ from flightpipe.contracts.ml import METRICS_TABLE
 from flightpipe.contracts.quality import DATASET, PASS, CheckResult
 from flightpipe.contracts.silver import SILVER_WEATHER_HOURLY
 from flightpipe.core import runlog
+from flightpipe.core.frames import records_frame
 from flightpipe.gold.stage import data_quality
 from flightpipe.ml.inputs import SilverStore
 from flightpipe.ml.train import write_metrics
@@ -83,10 +84,7 @@ def test_cleanings_newest_weather_hour_is_its_utc_hour(spark, cfg, database, par
     ensure_tables(spark, database)
     hours = [STARTED.replace(hour=h, microsecond=0, tzinfo=timezone.utc) for h in (0, 1, 2)]
     values = [{"airport": "JFK", "hour_utc": h} for h in hours]
-    names = SILVER_WEATHER_HOURLY.fieldNames()
-    conformed = spark.createDataFrame(
-        [tuple(v.get(n) for n in names) for v in values], SILVER_WEATHER_HOURLY
-    ).withColumns(
+    conformed = records_frame(spark, values, SILVER_WEATHER_HOURLY).withColumns(
         {"_source_rank": F.lit(0), "_ingested_at": F.current_timestamp(), "_source_file": F.lit("f")}
     )
     written = write_weather(spark, conformed, f"{database}.weather_hourly")
