@@ -140,15 +140,55 @@ def _append(spark, rows: list[dict[str, Any]], schema, table: str, key: list[str
     if spark.catalog.tableExists(table):
         existing = spark.table(table).select(*key).distinct()
         df = df.join(existing, key, "left_anti")
-        df.select(*names).write.insertInto(table)
+        # One file per sync: a few rows, not one file per task.
+        df.select(*names).coalesce(1).write.insertInto(table)
     else:
-        df.write.format("parquet").saveAsTable(table)
+        df.coalesce(1).write.format("parquet").saveAsTable(table)
         spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ('comment' = '{comment}')")
 
 
-def sync_to_hive(spark, runs: str, database: str, warehouse: str) -> int:
+# Each sync appends one small file to each run-log table (about 1,800 a year at five stages a
+# night), and every reader opens them all: the sync's anti-join, gold's pipeline_runs and
+# data_quality marts. A read of 1,800 such files took 2-3 s against 0.4-0.5 s for one.
+RUN_LOG_MAX_FILES = 64
+_COMPACTING = "_compacting"  # beside the table's files; Spark's readers skip "_" names
+
+
+def compact(spark, table: str, max_files: int = RUN_LOG_MAX_FILES) -> int:
+    """Rewrite ``table`` (unpartitioned) as one file once it holds more than ``max_files``;
+    return how many files were merged (0 when it was left as it is).
+
+    The merged file is written aside, moved in, and only then are the files it was read from
+    deleted: a crash in between leaves rows twice, never none, and the next compaction
+    keeps each distinct row once.
+    """
+    from pyspark.sql import functions as F
+
+    current = spark.table(table)
+    files = current.inputFiles()
+    if len(files) <= max_files:
+        return 0
+    location = storage.parent(files[0])
+    aside = storage.join(location, _COMPACTING)
+    storage.delete(aside)
+    # The files listed only: one appended meanwhile is neither merged nor deleted. (Reading
+    # them by name instead took 5.7 s for 1,800 files, a status call each; this 0.5 s.)
+    listed = [spelling for f in files for spelling in storage.uri_spellings(f)]
+    merged = current.where(F.col("_metadata.file_path").isin(listed)).distinct()
+    merged.coalesce(1).write.parquet(aside)
+    for merged in storage.list_files(aside, ".parquet", recursive=False):
+        storage.rename(merged.path, storage.join(location, storage.name(merged.path)))
+    storage.delete_files(files)
+    storage.delete(aside)
+    spark.catalog.refreshTable(table)
+    log.info("compacted %s: %d files into one", table, len(files))
+    return len(files)
+
+
+def sync_to_hive(spark, runs: str, database: str, warehouse: str, max_files: int = RUN_LOG_MAX_FILES) -> int:
     """Append pending run records to ``<database>.pipeline_runs`` and their checks to
-    ``<database>.dq_results``; return how many records."""
+    ``<database>.dq_results``, compacting either table past ``max_files`` files; return how
+    many records."""
     from flightpipe.contracts.quality import DQ_RESULTS
     from flightpipe.contracts.silver import PIPELINE_RUNS
     from flightpipe.core.catalog import ensure_database
@@ -163,9 +203,11 @@ def sync_to_hive(spark, runs: str, database: str, warehouse: str) -> int:
             row[key] = datetime.fromisoformat(row[key]) if row.get(key) else None
     ensure_database(spark, database, warehouse)
     _append(spark, rows, PIPELINE_RUNS, f"{database}.pipeline_runs", RUN_KEY, RUNS_COMMENT)
+    compact(spark, f"{database}.pipeline_runs", max_files)
     checks = [c for r in rows for c in check_rows(r)]
     if checks:
         _append(spark, checks, DQ_RESULTS, f"{database}.dq_results", [*RUN_KEY, "check_name"], DQ_COMMENT)
+        compact(spark, f"{database}.dq_results", max_files)
     done = storage.join(runs, "synced")
     for p in files:
         storage.rename(p, storage.join(done, storage.name(p)))

@@ -325,6 +325,19 @@ def rename(src: str, dst: str) -> None:
     os.replace(src, dst)
 
 
+def delete_files(paths: list[str]) -> None:
+    """Remove many files of one file system (a table's parts, as Spark lists them)."""
+    if not paths:
+        return
+    if not is_uri(paths[0]):
+        for path in paths:
+            Path(path).unlink(missing_ok=True)
+        return
+    jvm, fs, _ = _hadoop(paths[0])
+    for path in paths:
+        fs.delete(jvm.org.apache.hadoop.fs.Path(path), False)
+
+
 def delete(path: str) -> None:
     """Remove a file or a whole folder; nothing when it is not there."""
     if is_uri(path):

@@ -88,6 +88,12 @@ def test_uri_round_trip_goes_through_hadoop_only(spark, tmp_path, hadoop_calls, 
     moved = storage.join(base, "done", "part-0.parquet")
     storage.rename(files[0].path, moved)
     assert storage.read_text(moved) == "abc" and not storage.exists(files[0].path)
+    kept = storage.join(base, "done", "part-1.parquet")
+    storage.write_text(kept, "d")
+    storage.delete_files([moved, storage.join(base, "done", "never-there.parquet")])
+    assert [storage.name(f.path) for f in storage.list_files(storage.join(base, "done"))] == [
+        "part-1.parquet"
+    ]
     storage.delete(storage.join(base, "bronze"))
     assert not storage.exists(storage.join(base, "bronze"))
     assert len(hadoop_calls) > 10 and all(storage.is_uri(p) for p in hadoop_calls)
@@ -112,5 +118,8 @@ def test_plain_paths_never_touch_hadoop(tmp_path, monkeypatch):
     assert storage.read_json(storage.join(base, "a", "b.json")) == [1]
     storage.write_text(storage.join(base, "a", "c.txt"), "abc")
     assert [(storage.name(f.path), f.size) for f in storage.list_files(base, ".txt")] == [("c.txt", 3)]
+    storage.write_text(storage.join(base, "a", "d.txt"), "d")
+    storage.delete_files([storage.join(base, "a", "c.txt"), storage.join(base, "a", "gone.txt")])
+    assert [storage.name(f.path) for f in storage.list_files(base, ".txt")] == ["d.txt"]
     storage.delete(storage.join(base, "a"))
     assert not storage.exists(storage.join(base, "a"))
