@@ -176,8 +176,8 @@ def compact(spark, table: str, max_files: int = RUN_LOG_MAX_FILES) -> int:
     listed = [spelling for f in files for spelling in storage.uri_spellings(f)]
     merged = current.where(F.col("_metadata.file_path").isin(listed)).distinct()
     merged.coalesce(1).write.parquet(aside)
-    for merged in storage.list_files(aside, ".parquet", recursive=False):
-        storage.rename(merged.path, storage.join(location, storage.name(merged.path)))
+    for part in storage.list_files(aside, ".parquet", recursive=False):
+        storage.rename(part.path, storage.join(location, storage.name(part.path)))
     storage.delete_files(files)
     storage.delete(aside)
     spark.catalog.refreshTable(table)
