@@ -264,6 +264,7 @@ def test_fail_rule_leaves_silver_unchanged(spark, world, tmp_path):
     cfg, db = world["cfg"], world["db"]
     files = warehouse_files(cfg, db, "flights")
     rejected = warehouse_files(cfg, db, "flights_rejected")
+    weather = warehouse_files(cfg, db, "weather_hourly")
     state = Path(state_path(cfg.paths.var)).read_text()
     strict = make_root(
         Path(cfg.project.root),
@@ -276,6 +277,8 @@ def test_fail_rule_leaves_silver_unchanged(spark, world, tmp_path):
         run_clean(spark, strict)
     assert warehouse_files(cfg, db, "flights") == files
     assert warehouse_files(cfg, db, "flights_rejected") == rejected
+    # Nor the weather, which this run (a full rebuild: its config changed) would rebuild too.
+    assert warehouse_files(cfg, db, "weather_hourly") == weather
     assert Path(state_path(cfg.paths.var)).read_text() == state
     # The checked rows were staged once, then dropped with the run.
     assert staging_entries(cfg) == []
