@@ -168,7 +168,8 @@ def compact(spark, table: str, max_files: int = RUN_LOG_MAX_FILES) -> int:
     files = current.inputFiles()
     if len(files) <= max_files:
         return 0
-    location = storage.parent(files[0])
+    paths = [storage.listed_path(f) for f in files]
+    location = storage.parent(paths[0])
     aside = storage.join(location, _COMPACTING)
     storage.delete(aside)
     # The files listed only: one appended meanwhile is neither merged nor deleted. (Reading
@@ -178,7 +179,7 @@ def compact(spark, table: str, max_files: int = RUN_LOG_MAX_FILES) -> int:
     merged.coalesce(1).write.parquet(aside)
     for part in storage.list_files(aside, ".parquet", recursive=False):
         storage.rename(part.path, storage.join(location, storage.name(part.path)))
-    storage.delete_files(files)
+    storage.delete_files(paths)
     storage.delete(aside)
     spark.catalog.refreshTable(table)
     log.info("compacted %s: %d files into one", table, len(files))

@@ -154,6 +154,13 @@ def plain_path(path: str) -> str:
     return path
 
 
+def listed_path(uri: str) -> str:
+    """A file as Spark lists it (``inputFiles()``: a percent-encoded URI) in the seam's form:
+    a local path for a ``file:`` URI, the decoded URI otherwise (Hadoop's ``Path`` would take
+    ``%20`` literally)."""
+    return plain_path(uri) if uri.startswith("file:") else unquote(uri)
+
+
 def uri_spellings(uri: str) -> list[str]:
     """The spellings Spark gives one local file's URI: ``inputFiles()`` lists ``file:///p``,
     ``_metadata.file_path`` holds ``file:/p``."""

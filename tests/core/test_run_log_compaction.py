@@ -95,3 +95,20 @@ def test_a_table_within_the_limit_is_left_as_it_is(spark, cfg, database):
 
     assert runlog.compact(spark, table, max_files=2) == 0
     assert data_files(spark, table) == before
+
+
+def test_a_table_under_a_folder_with_a_space_and_a_percent_sign_is_merged_in_place(
+    spark, cfg, database, tmp_path
+):
+    # Spark lists the table's files as percent-encoded URIs ("my%20runs%25"): taken literally,
+    # the merged file went to another folder and the old files were not found.
+    folder = tmp_path / "my runs %x"
+    spark.sql(f"CREATE DATABASE {database} LOCATION '{folder / 'silver.db'}'")
+    sync_two_runs(spark, cfg, database)
+    table = f"{database}.pipeline_runs"
+
+    assert runlog.compact(spark, table, max_files=1) == 2
+
+    assert [p.parent for p in data_files(spark, table)] == [folder / "silver.db" / "pipeline_runs"]
+    assert sorted(r.run_id for r in spark.table(table).collect()) == ["r0", "r1"]
+    assert not (tmp_path / "my%20runs%20%25x").exists()
