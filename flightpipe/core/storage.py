@@ -333,12 +333,14 @@ def rename(src: str, dst: str) -> None:
 
 
 def delete_files(paths: list[str]) -> None:
-    """Remove many files of one file system (a table's parts, as Spark lists them)."""
+    """Remove many files of one file system (a table's parts), one Hadoop handle for all."""
     if not paths:
         return
     if not is_uri(paths[0]):
-        for path in paths:
-            Path(path).unlink(missing_ok=True)
+        for path in map(Path, paths):
+            path.unlink(missing_ok=True)
+            # Hadoop's local file system writes a hidden checksum beside each file it writes.
+            path.with_name(f".{path.name}.crc").unlink(missing_ok=True)
         return
     jvm, fs, _ = _hadoop(paths[0])
     for path in paths:
