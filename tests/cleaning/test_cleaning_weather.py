@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from chispa import assert_approx_df_equality, assert_df_equality
+from pyspark.sql import functions as F
 
 from flightpipe.contracts.sources import NYC_WEATHER
 from flightpipe.silver import weather
@@ -74,6 +75,26 @@ def test_openmeteo_units_and_local_time(spark):
     )  # fmt: skip
     out = df.transform(weather.conform_openmeteo_weather)
     assert_approx_df_equality(out, expected, 1e-9, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_units_are_parsed_per_row_of_every_request(spark):
+    """Rows sharing a units text each get it parsed once; none without JSON is lost or doubled."""
+    rows = [
+        (1, METRIC),
+        (2, METRIC),
+        (3, IMPERIAL),
+        (4, None),
+        (5, "not json"),
+        (6, '{"Precipitation": " INCH "}'),
+    ]
+    df = spark.createDataFrame(rows, "row int, hourly_units string")
+    out = df.transform(weather.with_units).select("row", F.col("_units")["wind_speed_10m"].alias("wind"))
+    expected = spark.createDataFrame(
+        [(1, "km/h"), (2, "km/h"), (3, "mph"), (4, None), (5, None), (6, None)], "row int, wind string"
+    )
+    assert_df_equality(out, expected, ignore_row_order=True, ignore_nullable=True)
+    # Values lower-cased and trimmed, keys as the file gives them.
+    assert df.transform(weather.with_units).where("row = 6").first()["_units"] == {"Precipitation": "inch"}
 
 
 def test_duplicate_airport_hours(spark):
