@@ -13,6 +13,7 @@ import os
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 from flightpipe.core import storage
@@ -193,6 +194,7 @@ def sync_to_hive(spark, runs: str, database: str, warehouse: str, max_files: int
     from flightpipe.contracts.quality import DQ_RESULTS
     from flightpipe.contracts.silver import PIPELINE_RUNS
     from flightpipe.core.catalog import ensure_database
+    from flightpipe.core.frames import side_by_side
 
     files = pending_records(runs)
     if not files:
@@ -203,12 +205,18 @@ def sync_to_hive(spark, runs: str, database: str, warehouse: str, max_files: int
         for key in ("started_at", "ended_at"):
             row[key] = datetime.fromisoformat(row[key]) if row.get(key) else None
     ensure_database(spark, database, warehouse)
-    _append(spark, rows, PIPELINE_RUNS, f"{database}.pipeline_runs", RUN_KEY, RUNS_COMMENT)
-    compact(spark, f"{database}.pipeline_runs", max_files)
+    tables = [(rows, PIPELINE_RUNS, f"{database}.pipeline_runs", RUN_KEY, RUNS_COMMENT)]
     checks = [c for r in rows for c in check_rows(r)]
     if checks:
-        _append(spark, checks, DQ_RESULTS, f"{database}.dq_results", [*RUN_KEY, "check_name"], DQ_COMMENT)
-        compact(spark, f"{database}.dq_results", max_files)
+        tables.append((checks, DQ_RESULTS, f"{database}.dq_results", [*RUN_KEY, "check_name"], DQ_COMMENT))
+
+    def sync(rows, schema, table, key, comment) -> None:
+        _append(spark, rows, schema, table, key, comment)
+        compact(spark, table, max_files)
+
+    # Both tables at once: each sync is a few short jobs and metastore calls, and the cores one
+    # leaves idle run the other's (one after the other, 3.2 s of a 10M cleaning's end).
+    side_by_side([partial(sync, *t) for t in tables])
     done = storage.join(runs, "synced")
     for p in files:
         storage.rename(p, storage.join(done, storage.name(p)))

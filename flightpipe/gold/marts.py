@@ -6,7 +6,9 @@ The tables they produce, and the shared metric definitions, are in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from pyspark.sql import Column as SparkColumn
 from pyspark.sql import DataFrame, Observation, Window
@@ -337,19 +339,26 @@ class Silver:
     dq_results: DataFrame | None = None
 
 
+def mart_builders(
+    silver: Silver, coverage: Observation | None = None, dedupe_weather_hours: bool = False
+) -> list[tuple[TableSpec, Callable[[], DataFrame]]]:
+    """Every mart, in load order, as a function making its frame (``coverage`` and
+    ``dedupe_weather_hours``: see :func:`weather_impact`)."""
+    facts = silver.flights.transform(flight_facts)
+    return [
+        (DELAY_BY_CARRIER, partial(delay_by_carrier, facts, silver.airlines)),
+        (DELAY_BY_AIRPORT_MONTH, partial(delay_by_airport_month, facts, silver.airports)),
+        (DELAY_BY_HOUR, partial(delay_by_hour, facts)),
+        (WEATHER_IMPACT, partial(weather_impact, facts, silver.weather, coverage, dedupe_weather_hours)),
+        (ROUTE_DELAYS, partial(route_delays, facts, silver.airports)),
+        (DAILY_KPIS, partial(daily_kpis, facts)),
+        (MODEL_PERFORMANCE, partial(model_performance, silver.model_metrics)),
+        (PIPELINE_RUNS, partial(pipeline_runs, silver.pipeline_runs)),
+    ]
+
+
 def build_marts(
     silver: Silver, coverage: Observation | None = None, dedupe_weather_hours: bool = False
 ) -> list[tuple[TableSpec, DataFrame]]:
-    """Every mart from silver.flights, in load order (``coverage`` and ``dedupe_weather_hours``:
-    see :func:`weather_impact`)."""
-    facts = silver.flights.transform(flight_facts)
-    return [
-        (DELAY_BY_CARRIER, delay_by_carrier(facts, silver.airlines)),
-        (DELAY_BY_AIRPORT_MONTH, delay_by_airport_month(facts, silver.airports)),
-        (DELAY_BY_HOUR, delay_by_hour(facts)),
-        (WEATHER_IMPACT, weather_impact(facts, silver.weather, coverage, dedupe_weather_hours)),
-        (ROUTE_DELAYS, route_delays(facts, silver.airports)),
-        (DAILY_KPIS, daily_kpis(facts)),
-        (MODEL_PERFORMANCE, model_performance(silver.model_metrics)),
-        (PIPELINE_RUNS, pipeline_runs(silver.pipeline_runs)),
-    ]
+    """Every mart from silver.flights, in load order (see :func:`mart_builders`)."""
+    return [(spec, build()) for spec, build in mart_builders(silver, coverage, dedupe_weather_hours)]
