@@ -112,3 +112,17 @@ def test_a_table_under_a_folder_with_a_space_and_a_percent_sign_is_merged_in_pla
     assert [p.parent for p in data_files(spark, table)] == [folder / "silver.db" / "pipeline_runs"]
     assert sorted(r.run_id for r in spark.table(table).collect()) == ["r0", "r1"]
     assert not (tmp_path / "my%20runs%20%25x").exists()
+
+
+def test_a_merge_that_did_not_read_every_row_deletes_nothing(spark, cfg, database, monkeypatch):
+    sync_two_runs(spark, cfg, database)
+    table = f"{database}.pipeline_runs"
+    before = data_files(spark, table)
+    # File names the filter does not match, as a Spark spelling them otherwise would give.
+    monkeypatch.setattr(runlog.storage, "uri_spellings", lambda uri: [f"{uri}-spelt-otherwise"])
+
+    assert runlog.compact(spark, table, max_files=1) == 0
+
+    assert data_files(spark, table) == before
+    assert sorted(r.run_id for r in spark.table(table).collect()) == ["r0", "r1"]
+    assert not (before[0].parent / "_compacting").exists()
