@@ -165,7 +165,7 @@ def run_gold(
             checks.raise_failed(stage.checks, gold.database, cfg.config_file)
             # data_quality is collected once: counted, staged and shown in the report from the
             # driver (its rows hold no timestamp, started_at is text, so they go back unchanged).
-            own = data_quality(spark, None, stage)
+            own = data_quality(spark, stage)
             quality_rows = [*past_quality, *own.collect()]
             load.stage(DATA_QUALITY, spark.createDataFrame(quality_rows, own.schema), len(quality_rows))
             loaded = load.swap([*(spec.name for spec, _ in builders), DATA_QUALITY.name])
@@ -255,14 +255,11 @@ def gold_checks(
     ]
 
 
-def data_quality(spark: SparkSession, results: DataFrame | None, stage: runlog.StageRun) -> DataFrame:
-    """The data_quality mart: silver.dq_results and this run's own checks (not synced yet)."""
+def data_quality(spark: SparkSession, stage: runlog.StageRun) -> DataFrame:
+    """The data_quality mart rows of this run's own checks (not synced into silver yet)."""
     record = stage.record()
     own = [
         {**c, "started_at": stage.started_at, "run_id": record["run_id"], "stage": record["stage"]}
         for c in record["checks"]
     ]
-    frame = records_frame(spark, own, DQ_RESULTS)
-    if results is not None:
-        frame = results.select(*DQ_RESULTS.fieldNames()).unionByName(frame)
-    return data_quality_mart(frame)
+    return data_quality_mart(records_frame(spark, own, DQ_RESULTS))

@@ -62,7 +62,7 @@ def test_synced_run_times_are_the_records_utc_times(spark, cfg, database, paris)
 
 
 def test_gold_data_quality_rows_of_the_run_carry_its_utc_start(spark, cfg, paris):
-    rows = data_quality(spark, None, finished_run(runlog.runs_dir(cfg.paths.var))).collect()
+    rows = data_quality(spark, finished_run(runlog.runs_dir(cfg.paths.var))).collect()
     assert [(r["check_name"], r["started_at"]) for r in rows] == [
         ("unique_key", "2026-01-15 02:00:00.123456")
     ]
